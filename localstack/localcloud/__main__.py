@@ -1,0 +1,53 @@
+"""``python -m localcloud up``: run the whole local cloud in the foreground until Ctrl-C / SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from localcloud.cloud import LocalCloud, LocalCloudConfig
+
+
+def _up(args: argparse.Namespace) -> int:
+    cloud = LocalCloud(LocalCloudConfig.from_env(seed=not args.no_seed))
+    stopping = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    cloud.start()
+    try:
+        endpoints = cloud.endpoints()
+        print("\nSmartCourse local cloud is up:")
+        for name, url in endpoints["apis"].items():
+            print(f"  {name:<10} {url}   (Swagger UI: {url}/docs)")
+        print(f"  postgres   {endpoints['postgres']}")
+        print(f"  kafka      {endpoints['kafka']}")
+        print(f"  aws        {endpoints['aws']}")
+        print(f"Endpoints written to {cloud.config.state_dir / 'endpoints.json'}. Ctrl-C stops everything.\n",
+              flush=True)
+        stopping.wait()
+    finally:
+        print("stopping…", flush=True)
+        cloud.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(prog="localcloud", description="SmartCourse's Docker-free local cloud")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start everything in the foreground")
+    up.add_argument("--no-seed", action="store_true", help="skip the demo data")
+    args = parser.parse_args(argv)
+    return _up(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

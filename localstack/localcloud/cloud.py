@@ -1,0 +1,149 @@
+"""The whole local cloud in one object: managed-service stand-ins, schema, the runner, demo data.
+
+Used by ``python -m localcloud up`` (``make run``) and by the e2e tests, so
+what a developer runs is what the tests exercise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localcloud.services import EMULATOR_ENV, KafkaService, MotoService, PostgresService, free_port
+from localcloud.synth import ROOT, synthesize
+
+log = logging.getLogger("localcloud")
+
+DEFAULT_PORTS = {"postgres": 5432, "kafka": 9092, "aws": 4566, "lms": 8000, "ai": 8001, "analytics": 8002}
+# One database per service (the LMS is the only one with a schema so far).
+SERVICE_DATABASES = {"lms": "smartcourse_lms"}
+
+
+@dataclass
+class LocalCloudConfig:
+    state_dir: Path = ROOT / ".localcloud"
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    # When the preferred port is taken, take the next free one instead of failing.
+    next_free_port: bool = True
+    database_url: str | None = None  # external PostgreSQL
+    kafka_bootstrap_servers: str | None = None  # external Kafka
+    aws_endpoint_url: str | None = None  # external emulator (LocalStack)
+    stage: str = "dev"
+    seed: bool = True
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> LocalCloudConfig:
+        config = cls(
+            database_url=os.environ.get("DATABASE_URL") or None,
+            kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+        )
+        for key, value in overrides.items():
+            setattr(config, key, value)
+        return config
+
+
+class LocalCloud:
+    def __init__(self, config: LocalCloudConfig) -> None:
+        self.config = config
+        state = config.state_dir
+        state.mkdir(parents=True, exist_ok=True)
+        self.ports = {name: self._port(name, p) for name, p in config.ports.items()}
+        self.postgres = PostgresService(state / "pgdata", self.ports["postgres"], config.database_url)
+        self.kafka = KafkaService(self.ports["kafka"], config.kafka_bootstrap_servers, state / "kafka.log")
+        self.moto = MotoService(self.ports["aws"], config.aws_endpoint_url, state / "aws-emulator.log")
+        self.runner: Any = None
+        self.seeded: dict[str, Any] = {}
+
+    def _port(self, name: str, preferred: int) -> int:
+        external = {
+            "postgres": self.config.database_url,
+            "kafka": self.config.kafka_bootstrap_servers,
+            "aws": self.config.aws_endpoint_url,
+        }.get(name)
+        if external or not self.config.next_free_port:
+            return preferred
+        return free_port(preferred)
+
+    @property
+    def api_urls(self) -> dict[str, str]:
+        return {name: f"http://127.0.0.1:{self.ports[name]}" for name in ("lms", "ai", "analytics")}
+
+    def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        os.environ.update({k: os.environ.get(k, v) for k, v in EMULATOR_ENV.items()})
+        log.info("starting PostgreSQL, Kafka and the AWS emulator")
+        self.postgres.start()
+        self.kafka.start()
+        self.moto.start()
+        self._create_topics()
+        self.database_urls = {svc: self.postgres.database_url(db) for svc, db in SERVICE_DATABASES.items()}
+        self._migrate()
+        log.info("synthesizing the CDK app")
+        cdk_out = synthesize(self.config.state_dir / "cdk.out", self.config.stage)
+        from localcloud.runner import LocalCloudRunner
+
+        overrides = {
+            "DATABASE_URL": self.postgres.url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap,
+            "AWS_ENDPOINT_URL": self.moto.endpoint,
+            "PUBLIC_BASE_URL": self.api_urls["lms"],
+            **EMULATOR_ENV,
+        }
+        api_ports = {name: self.ports[name] for name in ("lms", "ai", "analytics")}
+        self.runner = LocalCloudRunner(cdk_out=cdk_out, ports=api_ports, overrides=overrides,
+                                       state_dir=self.config.state_dir / "runner")
+        self.runner.start()
+        if self.config.seed:
+            self._seed()
+        self.write_endpoints()
+
+    def _create_topics(self) -> None:
+        from smartcourse_events.topics import ALL_TOPICS
+
+        self.kafka.create_topics(list(ALL_TOPICS))
+
+    def _migrate(self) -> None:
+        from smartcourse.db.migrate import upgrade
+
+        for service, url in self.database_urls.items():
+            log.info("migrating the %s database", service)
+            upgrade(url)
+
+    def _seed(self) -> None:
+        from smartcourse.seed import seed_demo
+
+        self.seeded = seed_demo(self.database_urls["lms"])
+
+    def endpoints(self) -> dict[str, Any]:
+        return {
+            "apis": self.api_urls,
+            "docs": {name: f"{url}/docs" for name, url in self.api_urls.items()},
+            "postgres": self.postgres.url.replace("postgresql+psycopg://", "postgresql://", 1),
+            "databases": {svc: url.replace("+psycopg", "") for svc, url in getattr(self, "database_urls", {}).items()},
+            "kafka": self.kafka.bootstrap,
+            "aws": self.moto.endpoint,
+        }
+
+    def write_endpoints(self) -> Path:
+        path = self.config.state_dir / "endpoints.json"
+        path.write_text(json.dumps(self.endpoints(), indent=2) + "\n")
+        return path
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+            self.runner = None
+        self.moto.stop()
+        self.kafka.stop()
+        self.postgres.stop()

@@ -34,6 +34,7 @@ class LocalCloudConfig:
     aws_endpoint_url: str | None = None  # external emulator (LocalStack)
     stage: str = "dev"
     seed: bool = True
+    cdk_out: Path | None = None  # where the synthesized assembly goes (default: state_dir/cdk.out)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> LocalCloudConfig:
@@ -90,7 +91,7 @@ class LocalCloud:
         self.database_urls = {svc: self.postgres.database_url(db) for svc, db in SERVICE_DATABASES.items()}
         self._migrate()
         log.info("synthesizing the CDK app")
-        cdk_out = synthesize(self.config.state_dir / "cdk.out", self.config.stage)
+        cdk_out = synthesize(self.config.cdk_out or self.config.state_dir / "cdk.out", self.config.stage)
         from localcloud.runner import LocalCloudRunner
 
         overrides = {

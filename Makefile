@@ -34,6 +34,9 @@ lock:  ## re-resolve pyproject.toml into requirements/*.lock
 	$(UV) export --frozen --no-emit-project --no-dev --format requirements-txt -o requirements/runtime.lock
 	$(UV) export --frozen --no-emit-project --all-groups --format requirements-txt -o requirements/dev.lock
 
+# Local-only defaults for the seeded admin (documented in the README); override from the environment.
+run: export SMARTCOURSE_ADMIN_EMAIL ?= admin@smartcourse.local
+run: export SMARTCOURSE_ADMIN_PASSWORD ?= Admin-change-me-1
 run: install  ## start the local cloud (PostgreSQL, Kafka, AWS emulator, APIs on 8000/8001/8002), seeded
 	$(PY) -m localcloud up
 

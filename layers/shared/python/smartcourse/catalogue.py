@@ -109,7 +109,7 @@ def _lms(name: str, method: str, path: str, description: str, *, authorized: boo
 AUTHORIZER = Function(
     name="platform-authorizer",
     service=Service.PLATFORM,
-    handler="platform.authorizer.handler",
+    handler="platform_fns.authorizer.handler",
     description="API Gateway REQUEST authorizer: validates the access JWT, passes user id and roles",
     grants=frozenset({Grant.DATABASE, Grant.JWT_SIGNING_KEY}),
     timeout_seconds=5,
@@ -119,7 +119,7 @@ AUTHORIZER = Function(
 MIGRATE = Function(
     name="platform-migrate",
     service=Service.PLATFORM,
-    handler="platform.migrate.handler",
+    handler="platform_fns.migrate.handler",
     description="Runs Alembic migrations of every service database on deploy",
     grants=_DB,
     timeout_seconds=300,
@@ -130,7 +130,7 @@ def _health(service: Service) -> Function:
     return Function(
         name=f"{service}-health",
         service=service,
-        handler="platform.health.handler",
+        handler="platform_fns.health.handler",
         description=f"Liveness of the {service} API",
         routes=(HttpRoute("GET", "/health", authorized=False),),
         timeout_seconds=3,
@@ -142,7 +142,7 @@ def _docs(service: Service) -> Function:
     return Function(
         name=f"{service}-docs",
         service=service,
-        handler="platform.docs.handler",
+        handler="platform_fns.docs.handler",
         description=f"OpenAPI document and Swagger UI of the {service} API",
         routes=(
             HttpRoute("GET", "/openapi.json", authorized=False),

@@ -30,7 +30,7 @@ def build_openapi(service: Service, server_url: str = "/") -> dict[str, Any]:
         "components": {"schemas": {}, "securitySchemes": BEARER},
     }
     for fn in API_FUNCTIONS.get(service, ()):
-        if fn.module.startswith("platform."):
+        if fn.module.startswith("platform_fns."):
             continue
         resolver = importlib.import_module(fn.module).app
         part = resolver.get_openapi_schema(title=document["info"]["title"], version=API_VERSION).model_dump(

@@ -31,6 +31,7 @@ class Settings:
     password_reset_ttl_seconds: int
     login_max_failures: int
     login_failure_window_seconds: int
+    login_max_failures_per_ip: int
     kafka_bootstrap_servers: str | None
     aws_endpoint_url: str | None
     public_base_url: str
@@ -60,6 +61,7 @@ def get_settings() -> Settings:
         password_reset_ttl_seconds=_int("PASSWORD_RESET_TTL_SECONDS", 3600),
         login_max_failures=_int("LOGIN_MAX_FAILURES", 5),
         login_failure_window_seconds=_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60),
+        login_max_failures_per_ip=_int("LOGIN_MAX_FAILURES_PER_IP", 50),
         kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS") or None,
         aws_endpoint_url=env("AWS_ENDPOINT_URL") or None,
         public_base_url=env("PUBLIC_BASE_URL", "http://127.0.0.1:8000"),

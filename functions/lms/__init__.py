@@ -1,0 +1,1 @@
+"""LMS API functions: one module per endpoint, each exposing ``handler(event, context)``."""

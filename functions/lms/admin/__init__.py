@@ -1,0 +1,1 @@
+"""Admin endpoints (``/api/v1/admin``)."""

@@ -1,0 +1,25 @@
+"""PATCH /admin/users/{user_id}: block/unblock (blocking revokes refresh tokens) or rename a user."""
+
+import uuid
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from smartcourse.auth.domain import Role
+from smartcourse.auth.schemas import UserOut, UserUpdateRequest
+from smartcourse.auth.service import get_auth_service
+from smartcourse.catalogue import function
+from smartcourse.http import make_resolver, principal, require_role, route
+
+FUNCTION = function("lms-admin-update-user")
+app = make_resolver()
+
+
+@route(app, FUNCTION, response_model=UserOut, errors=(400, 403, 404, 409))
+def update_user(user_id: uuid.UUID, body: Annotated[UserUpdateRequest, Body()]) -> UserOut:
+    caller = require_role(principal(app), Role.ADMIN)
+    user = get_auth_service().update_user(caller, user_id, body.model_dump(exclude_unset=True))
+    return UserOut.of(user)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

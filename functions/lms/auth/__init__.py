@@ -1,0 +1,1 @@
+"""Auth endpoints (``/api/v1/auth``)."""

@@ -1,0 +1,20 @@
+"""GET /auth/me: the caller's profile."""
+
+from typing import Any
+
+from smartcourse.auth.schemas import UserOut
+from smartcourse.auth.service import get_auth_service
+from smartcourse.catalogue import function
+from smartcourse.http import make_resolver, principal, route
+
+FUNCTION = function("lms-auth-me")
+app = make_resolver()
+
+
+@route(app, FUNCTION, response_model=UserOut, errors=(404,))
+def me() -> UserOut:
+    return UserOut.of(get_auth_service().me(principal(app).user_id))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

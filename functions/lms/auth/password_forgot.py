@@ -1,0 +1,23 @@
+"""POST /auth/password/forgot: always 202, whether or not the account exists (no enumeration)."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from smartcourse.auth.schemas import ForgotPasswordRequest, MessageOut
+from smartcourse.auth.service import get_auth_service
+from smartcourse.catalogue import function
+from smartcourse.http import make_resolver, route
+
+FUNCTION = function("lms-auth-password-forgot")
+app = make_resolver()
+ACCEPTED = "If an account exists for this email, a password reset link has been sent"
+
+
+@route(app, FUNCTION, status_code=202, response_model=MessageOut, errors=(400,))
+def password_forgot(body: Annotated[ForgotPasswordRequest, Body()]) -> MessageOut:
+    get_auth_service().forgot_password(body.email)
+    return MessageOut(detail=ACCEPTED)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""Users and access: registration, login, tokens, roles, administration."""

@@ -1,0 +1,1 @@
+"""Helpers shared by test modules (event builders, wired services)."""

@@ -182,11 +182,27 @@ LMS_FUNCTIONS: tuple[Function, ...] = (
          module="admin.revoke_role"),
 )
 
+# LMS functions without a route, invoked by other services.
+LMS_INTERNAL_FUNCTIONS: tuple[Function, ...] = (
+    Function(
+        name="lms-auth-issue-one-time-token",
+        service=Service.LMS,
+        handler="lms.auth.issue_one_time_token.handler",
+        description="Mint the clear email-verification / password-reset token behind an event's token ref",
+        grants=_DB,
+    ),
+)
+
 API_FUNCTIONS: dict[Service, tuple[Function, ...]] = {Service.LMS: LMS_FUNCTIONS}
+INTERNAL_FUNCTIONS: dict[Service, tuple[Function, ...]] = {Service.LMS: LMS_INTERNAL_FUNCTIONS}
 
 PLATFORM_FUNCTIONS: tuple[Function, ...] = (AUTHORIZER, MIGRATE)
 
-ALL_FUNCTIONS: tuple[Function, ...] = (*PLATFORM_FUNCTIONS, *(f for fs in API_FUNCTIONS.values() for f in fs))
+ALL_FUNCTIONS: tuple[Function, ...] = (
+    *PLATFORM_FUNCTIONS,
+    *(f for fs in API_FUNCTIONS.values() for f in fs),
+    *(f for fs in INTERNAL_FUNCTIONS.values() for f in fs),
+)
 
 _BY_NAME = {f.name: f for f in ALL_FUNCTIONS}
 

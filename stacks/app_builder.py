@@ -1,0 +1,62 @@
+"""Build the stage's stacks into an app (used by ``app.py`` and the infrastructure tests)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Tags
+
+from stacks import nag
+from stacks.lms_stack import LmsStack
+from stacks.shared_stack import SharedStack
+from stacks.stage_config import StageConfig, stage_config
+
+LOCAL_CONTEXT_KEY = "smartcourse:local"
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The ``context`` of ``cdk.json`` (feature flags): what the CLI would pass, for standalone runs and tests."""
+    try:
+        context = json.loads(CDK_JSON.read_text()).get("context", {})
+    except FileNotFoundError:
+        return {}
+    return dict(context)
+
+
+@dataclass(frozen=True)
+class SmartCourseApp:
+    config: StageConfig
+    shared: SharedStack
+    lms: LmsStack
+
+
+def _truthy(value: object) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def build(app: App, stage: str | None = None, *, nag_checks: bool = True) -> SmartCourseApp:
+    """Add ``smartcourse-{stage}-shared`` and ``smartcourse-{stage}-lms`` to ``app``.
+
+    ``stage`` defaults to the ``stage`` context (``-c stage=...``), then ``dev``.
+    The ``smartcourse:local`` context (set by the local cloud) skips downloading
+    the arm64 dependency wheels: the local runner uses the project virtualenv.
+    """
+    config = stage_config(stage if stage is not None else app.node.try_get_context("stage"))
+    local = _truthy(app.node.try_get_context(LOCAL_CONTEXT_KEY))
+    description = "SmartCourse ({stage}): {what}"
+    shared = SharedStack(app, config.resource_name("shared"), config=config,
+                         description=description.format(stage=config.name, what="network, database, secrets"))
+    lms = LmsStack(app, config.resource_name("lms"), config=config, shared=shared.resources, local=local,
+                   description=description.format(stage=config.name, what="LMS API and functions"))
+    lms.add_stack_dependency(shared)
+    for stack in (shared, lms):
+        for key, value in (("project", "smartcourse"), ("stage", config.name)):
+            # RDS Proxy target groups take no tags (CloudFormation rejects them).
+            Tags.of(stack).add(key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"])
+    if nag_checks:
+        nag.apply_checks(app)
+    return SmartCourseApp(config=config, shared=shared, lms=lms)

@@ -1,0 +1,1 @@
+"""Reusable constructs: one Lambda from a catalogue entry, one REST API from a service's functions."""

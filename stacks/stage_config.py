@@ -1,0 +1,148 @@
+"""Per-stage settings: everything that differs between dev, staging and prod lives here.
+
+Chosen with ``cdk synth|deploy -c stage=<name>`` (default ``dev``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_logs as logs
+
+STAGES = ("dev", "staging", "prod")
+MAX_AUTHORIZER_CACHE_TTL_SECONDS = 300  # API Gateway allows up to 3600; we cap it to bound stale roles
+
+
+class UnknownStageError(ValueError):
+    """Raised for a ``-c stage=`` that is not one of :data:`STAGES`."""
+
+    def __init__(self, stage: str) -> None:
+        super().__init__(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)} (pass -c stage=<name>)")
+        self.stage = stage
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    name: str
+    # Lambda
+    default_memory_mb: int  # for functions that keep the catalogue's default size
+    reserved_concurrency: int | None  # per API function; None = unreserved (no cap)
+    authorizer_provisioned_concurrency: int  # 0 = none; >0 puts the authorizer behind a "live" alias
+    log_level: str
+    log_retention: logs.RetentionDays
+    # Lifecycle
+    removal_policy: RemovalPolicy
+    deletion_protection: bool
+    # Observability
+    alarms: bool
+    # Network
+    nat_gateways: int
+    # Database (Aurora PostgreSQL Serverless v2)
+    aurora_min_acu: float
+    aurora_max_acu: float
+    aurora_readers: int
+    backup_retention_days: int
+    # API Gateway
+    authorizer_cache_ttl_seconds: int
+    throttle_rate_limit: float  # steady-state requests per second for the stage
+    throttle_burst_limit: int
+    api_logging_level: str  # execution logs: "ERROR" or "INFO" (never data trace: bodies hold credentials)
+    waf: bool  # AWS WAF web ACL with managed rules on the API stage
+    # Auth
+    access_token_ttl_seconds: int
+
+    def __post_init__(self) -> None:
+        if self.name not in STAGES:
+            raise UnknownStageError(self.name)
+        if not 0 <= self.authorizer_cache_ttl_seconds <= MAX_AUTHORIZER_CACHE_TTL_SECONDS:
+            raise ValueError(f"authorizer cache TTL must be within 0..{MAX_AUTHORIZER_CACHE_TTL_SECONDS} s")
+        if not 0 <= self.aurora_min_acu <= self.aurora_max_acu:
+            raise ValueError("Aurora capacity: need 0 <= min <= max")
+
+    @property
+    def is_prod(self) -> bool:
+        return self.name == "prod"
+
+    def resource_name(self, suffix: str) -> str:
+        """``smartcourse-{stage}-{suffix}``: the naming scheme of stacks and named resources."""
+        return f"smartcourse-{self.name}-{suffix}"
+
+
+_CONFIGS: dict[str, StageConfig] = {
+    "dev": StageConfig(
+        name="dev",
+        default_memory_mb=512,
+        reserved_concurrency=None,
+        authorizer_provisioned_concurrency=0,
+        log_level="INFO",
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        removal_policy=RemovalPolicy.DESTROY,
+        deletion_protection=False,
+        alarms=False,
+        nat_gateways=1,
+        aurora_min_acu=0.5,
+        aurora_max_acu=2,
+        aurora_readers=0,
+        backup_retention_days=1,
+        authorizer_cache_ttl_seconds=60,
+        throttle_rate_limit=50,
+        throttle_burst_limit=100,
+        api_logging_level="INFO",
+        waf=False,
+        access_token_ttl_seconds=15 * 60,
+    ),
+    "staging": StageConfig(
+        name="staging",
+        default_memory_mb=512,
+        reserved_concurrency=10,
+        authorizer_provisioned_concurrency=0,
+        log_level="INFO",
+        log_retention=logs.RetentionDays.ONE_MONTH,
+        removal_policy=RemovalPolicy.DESTROY,
+        deletion_protection=False,
+        alarms=True,
+        nat_gateways=1,
+        aurora_min_acu=0.5,
+        aurora_max_acu=4,
+        aurora_readers=0,
+        backup_retention_days=7,
+        authorizer_cache_ttl_seconds=300,
+        throttle_rate_limit=100,
+        throttle_burst_limit=200,
+        api_logging_level="ERROR",
+        waf=True,
+        access_token_ttl_seconds=15 * 60,
+    ),
+    "prod": StageConfig(
+        name="prod",
+        default_memory_mb=1024,
+        reserved_concurrency=25,
+        authorizer_provisioned_concurrency=2,
+        log_level="INFO",
+        log_retention=logs.RetentionDays.ONE_YEAR,
+        removal_policy=RemovalPolicy.RETAIN,
+        deletion_protection=True,
+        alarms=True,
+        nat_gateways=2,
+        aurora_min_acu=0.5,
+        aurora_max_acu=16,
+        aurora_readers=1,
+        backup_retention_days=14,
+        authorizer_cache_ttl_seconds=300,
+        throttle_rate_limit=500,
+        throttle_burst_limit=1000,
+        api_logging_level="ERROR",
+        waf=True,
+        access_token_ttl_seconds=15 * 60,
+    ),
+}
+
+
+def stage_config(stage: str | None) -> StageConfig:
+    """The settings of ``stage`` (``None`` → ``dev``); :class:`UnknownStageError` for anything else."""
+    name = (stage or "dev").strip()
+    try:
+        return _CONFIGS[name]
+    except KeyError:
+        raise UnknownStageError(name) from None

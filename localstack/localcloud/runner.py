@@ -1,0 +1,267 @@
+"""The local Lambda + API Gateway runner: serves a synthesized cloud assembly on this machine.
+
+    runner = LocalCloudRunner(cdk_out, ports={"lms": 8000}, overrides={"AWS_ENDPOINT_URL": ...},
+                              state_dir=Path(".localcloud/runner"))
+    runner.start()   # provision, then serve every REST API and drive mappings and schedules
+    runner.urls      # {"lms": "http://127.0.0.1:8000", ...}
+    runner.stats()   # per function: invocations, cold starts, init and duration figures, workers
+    runner.stop()
+
+``python -m localcloud.runner --cdk-out cdk.out`` runs it in the foreground
+against the stand-ins named by AWS_ENDPOINT_URL / KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from localcloud.gateway import Gateway, GatewayServer
+from localcloud.mappings import KafkaPoller, MappingStats, Scheduler, SqsPoller
+from localcloud.provision import LocalResources
+from localcloud.template import CloudTemplate, LambdaFunction, load
+from localcloud.workers import (
+    DEFAULT_IDLE_TTL_SECONDS,
+    DEFAULT_MAX_CONCURRENCY,
+    FunctionSpec,
+    InvokeResult,
+    WorkerManager,
+    build_environment,
+)
+
+log = logging.getLogger("localcloud.runner")
+
+LOCAL_HOST = "127.0.0.1"
+
+
+class FunctionError(RuntimeError):
+    """A direct invocation failed; ``error`` is Lambda's error object (errorMessage, errorType, stackTrace)."""
+
+    def __init__(self, function: str, error: Any) -> None:
+        message = error.get("errorMessage") if isinstance(error, dict) else error
+        kind = error.get("errorType") if isinstance(error, dict) else "Error"
+        super().__init__(f"{function}: {kind}: {message}")
+        self.function = function
+        self.error = error
+
+
+class LocalCloudRunner:
+    """Serve ``cdk_out``'s REST APIs and drive its functions' triggers.
+
+    ``ports`` maps an API's service (the last dash-separated part of its Name,
+    ``smartcourse-dev-lms`` -> ``lms``) to a port; unlisted APIs or port 0 get a
+    free port. ``overrides`` are environment variables set for every function
+    (after the template's own); AWS_ENDPOINT_URL, KAFKA_BOOTSTRAP_SERVERS and
+    AWS_REGION among them also tell the runner where to provision. DATABASE_URL
+    is a server URL: a function whose template environment has DB_NAME gets
+    ``<DATABASE_URL>/<DB_NAME>``.
+    """
+
+    def __init__(self, cdk_out: Path, ports: dict[str, int] | None = None, overrides: dict[str, str] | None = None,
+                 state_dir: Path | None = None, *, host: str = LOCAL_HOST, python: str = sys.executable,
+                 max_concurrency: int = DEFAULT_MAX_CONCURRENCY, idle_ttl: float = DEFAULT_IDLE_TTL_SECONDS,
+                 schedule_interval_override_seconds: float | None = None, log_dir: Path | None = None) -> None:
+        self.cdk_out = Path(cdk_out)
+        self.ports = dict(ports or {})
+        self.overrides = dict(overrides or {})
+        self.state_dir = Path(state_dir) if state_dir else self.cdk_out.parent / ".localcloud-runner"
+        self.host = host
+        self.python = python
+        self.max_concurrency = max_concurrency
+        self.idle_ttl = idle_ttl
+        if schedule_interval_override_seconds is None and os.environ.get("LOCALCLOUD_SCHEDULE_INTERVAL_SECONDS"):
+            schedule_interval_override_seconds = float(os.environ["LOCALCLOUD_SCHEDULE_INTERVAL_SECONDS"])
+        self.schedule_interval_override = schedule_interval_override_seconds
+        self.log_dir = log_dir or self.state_dir / "logs"
+        self.region = self._setting("AWS_REGION") or "us-east-1"
+        self.model: CloudTemplate | None = None
+        self.resources: LocalResources | None = None
+        self.functions: WorkerManager | None = None
+        self.servers: dict[str, GatewayServer] = {}
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._mapping_stats: dict[str, MappingStats] = {}
+        self._scheduler: Scheduler | None = None
+
+    def _setting(self, name: str) -> str | None:
+        return self.overrides.get(name) or os.environ.get(name) or None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        model = self.model = load(self.cdk_out)
+        log.info("template: %d function(s), %d API(s), %d mapping(s), %d schedule(s)", len(model.functions),
+                 len(model.apis), len(model.mappings), len(model.schedules))
+        resources = self.resources = LocalResources(
+            model, self.state_dir, region=self.region, aws_endpoint=self._setting("AWS_ENDPOINT_URL"),
+            kafka_bootstrap=self._setting("KAFKA_BOOTSTRAP_SERVERS"))
+        resources.provision()
+        functions = self.functions = WorkerManager([self._spec(fn) for fn in model.functions.values()],
+                                                   python=self.python, log_dir=self.log_dir, idle_ttl=self.idle_ttl)
+        functions.start()
+        for api in model.apis.values():
+            port = self.ports.get(api.service, 0)
+            if api.service in self.servers:
+                log.warning("two APIs for service %r: %s gets a free port", api.service, api.name)
+                port = 0
+            gateway = Gateway(api, functions, api_id=resources.attributes[api.qid]["Ref"], region=self.region,
+                              stats=self.stats)
+            server = GatewayServer(gateway, self.host, port)
+            server.start()
+            self.servers[api.service if api.service not in self.servers else api.name] = server
+            log.info("API %s (%s) on %s", api.name, api.service, server.url)
+        self._start_mappings(model, functions, resources)
+        if model.schedules:
+            self._scheduler = Scheduler(list(model.schedules.values()), functions, resources, self._stopping,
+                                        self.schedule_interval_override)
+            self._scheduler.start()
+            self._threads.append(self._scheduler)
+
+    def _spec(self, fn: LambdaFunction) -> FunctionSpec:
+        assert self.resources is not None
+        name = self.resources.function_name(fn)
+        env = build_environment(template_env=self.resources.environment(fn), overrides=self.overrides,
+                                function_name=name, handler=fn.handler, code_dir=fn.code_dir,
+                                layer_dirs=fn.layer_dirs, memory_mb=fn.memory_mb, region=self.region)
+        concurrency = min(self.max_concurrency, fn.reserved_concurrency or self.max_concurrency)
+        return FunctionSpec(key=fn.qid, name=fn.name, function_name=name, arn=self.resources.function_arn(fn),
+                            handler=fn.handler, code_dir=fn.code_dir, layer_dirs=fn.layer_dirs, environment=env,
+                            timeout=float(fn.timeout), memory_mb=fn.memory_mb, max_concurrency=max(1, concurrency))
+
+    def _start_mappings(self, model: CloudTemplate, functions: WorkerManager, resources: LocalResources) -> None:
+        kafka = self._setting("KAFKA_BOOTSTRAP_SERVERS")
+        for mapping in model.mappings.values():
+            if not mapping.enabled:
+                continue
+            fn_name = model.functions[mapping.function].name
+            poller: threading.Thread
+            if mapping.kind == "sqs" and mapping.queue is not None:
+                if not resources.aws_endpoint:
+                    continue
+                stats = MappingStats("sqs", fn_name, resources.queue_arn(mapping.queue))
+                poller = SqsPoller(mapping, functions, resources, stats, self._stopping)
+            elif mapping.kind == "kafka" and kafka:
+                stack = mapping.qid.partition("/")[0]
+                arn = resources.resolve(stack, mapping.event_source_arn)
+                stats = MappingStats("kafka", fn_name, ",".join(mapping.topics))
+                poller = KafkaPoller(mapping, functions, kafka, arn if isinstance(arn, str) else None, stats,
+                                     self._stopping)
+            else:
+                log.warning("mapping %s not started (no %s configured)", mapping.qid, mapping.kind)
+                continue
+            self._mapping_stats[mapping.qid] = stats
+            poller.start()
+            self._threads.append(poller)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for server in self.servers.values():
+            server.stop()
+        self.servers.clear()
+        for thread in self._threads:
+            thread.join(10)
+        self._threads.clear()
+        if self.functions is not None:
+            self.functions.stop()
+            self.functions = None
+
+    # ------------------------------------------------------------------ introspection
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {service: server.url for service, server in self.servers.items()}
+
+    def function_key(self, name: str) -> str:
+        """The template key of a function given its catalogue name (``smartcourse:function``) or logical id."""
+        assert self.model is not None
+        for key, fn in self.model.functions.items():
+            if name in (fn.name, key, key.partition("/")[2]):
+                return key
+        raise KeyError(name)
+
+    def invoke(self, name: str, event: Any) -> Any:
+        """Invoke a function synchronously by catalogue name and return its result (as ``lambda invoke`` would).
+
+        Raises :class:`FunctionError` carrying Lambda's error object when the function fails or times out.
+        """
+        result = self.invoke_result(name, event)
+        if not result.ok:
+            raise FunctionError(name, result.payload)
+        return result.payload
+
+    def invoke_result(self, name: str, event: Any) -> InvokeResult:
+        """Like :meth:`invoke`, but the whole :class:`InvokeResult` (timings, error flags), never raising."""
+        assert self.functions is not None, "runner not started"
+        return self.functions.invoke(self.function_key(name), event)
+
+    def stats(self) -> dict[str, Any]:
+        apis = {}
+        for service, server in self.servers.items():
+            gateway = server.gateway
+            overhead = sorted(gateway.overhead_ms)
+            apis[service] = {
+                "url": server.url, "requests": gateway.requests,
+                "overhead_ms_p50": round(overhead[len(overhead) // 2], 3) if overhead else None,
+                "overhead_ms_p95": round(overhead[int(len(overhead) * 0.95)], 3) if overhead else None,
+            }
+        return {
+            "functions": self.functions.stats() if self.functions else {},
+            "apis": apis,
+            "mappings": {key: s.as_dict() for key, s in self._mapping_stats.items()},
+            "schedules": dict(self._scheduler.fired) if self._scheduler else {},
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python is chatty at INFO
+    parser = argparse.ArgumentParser(prog="localcloud.runner", description=__doc__.splitlines()[0])
+    parser.add_argument("--cdk-out", type=Path, default=Path("cdk.out"))
+    parser.add_argument("--port", action="append", default=[], metavar="SERVICE=PORT",
+                        help="e.g. lms=8000 (repeatable; others get a free port)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment override for every function (repeatable)")
+    parser.add_argument("--state-dir", type=Path, default=Path(".localcloud/runner"))
+    parser.add_argument("--schedule-interval", type=float, default=None,
+                        help="fire every schedule every N seconds instead of its expression")
+    args = parser.parse_args(argv)
+    ports = {k: int(v) for k, v in (p.split("=", 1) for p in args.port)}
+    overrides = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
+                 if os.environ.get(k)}
+    overrides.update(dict(e.split("=", 1) for e in args.env))
+    runner = LocalCloudRunner(args.cdk_out, ports, overrides, args.state_dir,
+                              schedule_interval_override_seconds=args.schedule_interval)
+    stopping = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    runner.start()
+    try:
+        for service, url in runner.urls.items():
+            print(f"  {service:<10} {url}", flush=True)
+        stopping.wait()
+    finally:
+        runner.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

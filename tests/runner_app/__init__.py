@@ -1,0 +1,1 @@
+"""A tiny CDK app exercising every feature of the local runner (tests only)."""

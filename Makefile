@@ -54,7 +54,7 @@ synth: install  ## cdk synth for a stage (STAGE=dev|staging|prod), offline
 	cdk synth -c stage=$${STAGE:-dev} --quiet
 
 bench: install  ## benchmarks, figures written to docs/benchmarks.md
-	$(PY) -m benchmarks
+	$(PY) -m tests.benchmarks.run
 
 clean:
 	rm -rf cdk.out .build .localcloud/runtime

@@ -194,6 +194,11 @@ class LocalCloudRunner:
                 return key
         raise KeyError(name)
 
+    def function_environment(self, name: str) -> dict[str, str]:
+        """The resolved environment a function's workers get (benchmarks run handlers in-process with it)."""
+        assert self.functions is not None, "runner not started"
+        return dict(self.functions.pools[self.function_key(name)].spec.environment)
+
     def invoke(self, name: str, event: Any) -> Any:
         """Invoke a function synchronously by catalogue name and return its result (as ``lambda invoke`` would).
 

@@ -2,8 +2,8 @@
 
 It reuses the session's PostgreSQL, Kafka and AWS emulator (so they are
 started once) and runs the real runner over the real synthesized template.
-Set SMARTCOURSE_E2E_BASE_URL to run the same tests against a deployed stage
-or an already running `make run`.
+The tests also read the LMS database (row counts, outbox) and invoke internal
+functions through the runner, so they target the local cloud.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ run: export SMARTCOURSE_ADMIN_PASSWORD ?= Admin-change-me-1
 run: install  ## start the local cloud (PostgreSQL, Kafka, AWS emulator, APIs on 8000/8001/8002), seeded
 	$(PY) -m localcloud up
 
-test: install  ## the whole suite: unit, integration, e2e, infrastructure
+test: install lint  ## lint, then the whole suite: unit, integration, e2e, infrastructure
 	$(PY) -m pytest
 
 test-unit: install

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from localcloud.services import EMULATOR_ENV, KafkaService, MotoService, PostgresService, free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -50,6 +50,10 @@ lint: install  ## ruff + mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy layers/shared/python events stacks localstack/localcloud functions app.py
 
+.PHONY: events  # a directory named events/ exists, so without this make would call the target up to date
+events:  ## export event JSON Schemas to docs/events/
+	$(PY) -m smartcourse_events.export --out docs/events
+
 synth: install  ## cdk synth for a stage (STAGE=dev|staging|prod), offline
 	cdk synth -c stage=$${STAGE:-dev} --quiet
 

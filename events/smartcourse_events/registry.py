@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import types
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel
 
 from smartcourse_events.base import EventPayload
+from smartcourse_events.course import (
+    CourseArchivedV1,
+    CourseCreatedV1,
+    CourseProcessingCompletedV1,
+    CourseProcessingFailedV1,
+    CoursePublishedV1,
+)
+from smartcourse_events.enrollment import (
+    CertificateIssuedV1,
+    EnrollmentCompletedV1,
+    EnrollmentCreatedV1,
+    EnrollmentDroppedV1,
+)
 from smartcourse_events.envelope import EventEnvelope
+from smartcourse_events.progress import ProgressUpdatedV1
 from smartcourse_events.user import (
     UserEmailVerifiedV1,
     UserPasswordResetRequestedV1,
@@ -21,13 +39,60 @@ _MODELS: tuple[type[EventPayload], ...] = (
     UserPasswordResetRequestedV1,
     UserEmailVerifiedV1,
     UserRoleChangedV1,
+    CourseCreatedV1,
+    CoursePublishedV1,
+    CourseArchivedV1,
+    CourseProcessingCompletedV1,
+    CourseProcessingFailedV1,
+    EnrollmentCreatedV1,
+    EnrollmentDroppedV1,
+    EnrollmentCompletedV1,
+    CertificateIssuedV1,
+    ProgressUpdatedV1,
 )
 
 REGISTRY: dict[tuple[str, int], type[EventPayload]] = {(m.event_type, m.event_version): m for m in _MODELS}
 
 
+@dataclass(frozen=True)
+class Route:
+    """Who writes an event type and who reads it (events.md, "Topics and events")."""
+
+    producer: str
+    consumers: tuple[str, ...]
+
+
+ROUTES: dict[str, Route] = {
+    "user.registered": Route("lms", ("notification", "analytics")),
+    "user.password_reset_requested": Route("lms", ("notification",)),
+    "user.email_verified": Route("lms", ("analytics",)),
+    "user.role_changed": Route("lms", ("analytics",)),
+    "course.created": Route("lms", ("analytics",)),
+    "course.published": Route("lms", ("ai", "analytics", "notification")),
+    "course.archived": Route("lms", ("ai", "analytics")),
+    "course.processing_completed": Route("ai", ("lms", "notification")),
+    "course.processing_failed": Route("ai", ("lms", "notification")),
+    "enrollment.created": Route("lms", ("notification", "analytics", "ai")),
+    "enrollment.dropped": Route("lms", ("analytics",)),
+    "enrollment.completed": Route("lms", ("notification", "analytics")),
+    "certificate.issued": Route("lms", ("notification", "analytics")),
+    "progress.updated": Route("lms", ("analytics",)),
+}
+
+if {m.event_type for m in _MODELS} != set(ROUTES):  # pragma: no cover - a contract edit missed one side
+    raise RuntimeError("every registered event type needs exactly one route, and every route a model")
+
+
 class UnknownEventType(LookupError):
-    """No model for this (event_type, version); consumers skip such events."""
+    """No model for this (event_type, version); consumers skip such events.
+
+    Raised by ``parse_event`` with ``envelope`` set, so a consumer can log
+    (and de-duplicate on) the skipped event's id.
+    """
+
+    def __init__(self, message: str, envelope: EventEnvelope | None = None) -> None:
+        super().__init__(message)
+        self.envelope = envelope
 
 
 def payload_model(event_type: str, version: int) -> type[EventPayload]:
@@ -41,13 +106,43 @@ def topic_for(event_type: str, version: int = 1) -> str:
     return payload_model(event_type, version).topic
 
 
+def route_for(event_type: str) -> Route:
+    try:
+        return ROUTES[event_type]
+    except KeyError:
+        raise UnknownEventType(event_type) from None
+
+
+def _unknown_fields(model: type[BaseModel], data: Any, path: str = "") -> set[str]:
+    """Keys of ``data`` (recursively, through nested models and lists of them) that ``model`` does not declare."""
+    if not isinstance(data, Mapping):
+        return set()
+    unknown = {f"{path}{key}" for key in data if key not in model.model_fields}
+    for name, field in model.model_fields.items():
+        if name in data:
+            unknown |= _unknown_in(field.annotation, data[name], f"{path}{name}")
+    return unknown
+
+
+def _unknown_in(annotation: Any, value: Any, path: str) -> set[str]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _unknown_fields(annotation, value, f"{path}.")
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (list, tuple, set, frozenset) and isinstance(value, list | tuple):
+        return {found for i, item in enumerate(value) for arg in args if arg is not Ellipsis
+                for found in _unknown_in(arg, item, f"{path}[{i}]")}
+    if origin in (Union, types.UnionType):
+        return {found for arg in args for found in _unknown_in(arg, value, path)}
+    return set()
+
+
 def build_event(
     payload: EventPayload | Mapping[str, Any],
     *,
     event_type: str | None = None,
     event_version: int | None = None,
     aggregate_id: uuid.UUID | str | None = None,
-    producer: str = "lms",
+    producer: str | None = None,
     correlation_id: str | None = None,
     occurred_at: datetime | None = None,
     event_id: uuid.UUID | None = None,
@@ -55,8 +150,9 @@ def build_event(
     """A validated envelope, ready for the outbox.
 
     Strict on purpose: unknown payload fields are an error here (they would
-    be silently dropped by consumers), and every required field must be set.
-    ``aggregate_id`` defaults to the payload's ``user_id``/``<aggregate>_id``.
+    be silently dropped by consumers), also inside nested objects, and every
+    required field must be set. ``aggregate_id`` defaults to the payload's
+    ``<aggregate>_id``; ``producer`` to the event type's producer (events.md).
     """
     if isinstance(payload, EventPayload):
         model: type[EventPayload] = type(payload)
@@ -68,7 +164,7 @@ def build_event(
         if event_type is None:
             raise ValueError("event_type is required for a dict payload")
         model = payload_model(event_type, event_version or 1)
-        unknown = set(payload) - set(model.model_fields)
+        unknown = _unknown_fields(model, payload)
         if unknown:
             raise ValueError(f"unknown payload fields for {model.event_type}: {sorted(unknown)}")
         validated = model.model_validate(dict(payload))
@@ -82,7 +178,7 @@ def build_event(
         event_type=model.event_type,
         event_version=model.event_version,
         occurred_at=occurred_at or datetime.now(UTC),
-        producer=producer,
+        producer=producer or ROUTES[model.event_type].producer,
         aggregate_type=model.aggregate_type,
         aggregate_id=uuid.UUID(str(aggregate_id)),
         correlation_id=correlation_id,
@@ -94,15 +190,29 @@ def parse_event(raw: Mapping[str, Any] | str | bytes) -> tuple[EventEnvelope, Ev
     """Envelope and typed payload of a received event; raises ``UnknownEventType`` for types to skip."""
     envelope = (EventEnvelope.model_validate_json(raw) if isinstance(raw, str | bytes)
                 else EventEnvelope.model_validate(raw))
-    model = payload_model(envelope.event_type, envelope.event_version)
+    try:
+        model = payload_model(envelope.event_type, envelope.event_version)
+    except UnknownEventType as exc:
+        raise UnknownEventType(str(exc), envelope) from None
     return envelope, model.model_validate(envelope.payload)
 
 
 def json_schemas() -> dict[str, Any]:
-    """JSON Schema of the envelope and of every payload, keyed ``<event_type>.v<version>``."""
+    """JSON Schema of the envelope and of every payload, keyed ``<event_type>.v<version>``.
+
+    Each payload schema also says where the event travels: ``x-event-type``,
+    ``x-event-version``, ``x-topic``, ``x-aggregate-type``, ``x-producer`` and
+    ``x-consumers``.
+    """
     schemas: dict[str, Any] = {"envelope": EventEnvelope.model_json_schema()}
     for (event_type, version), model in sorted(REGISTRY.items()):
+        route = ROUTES[event_type]
         schema = model.model_json_schema()
+        schema["x-event-type"] = event_type
+        schema["x-event-version"] = version
         schema["x-topic"] = model.topic
+        schema["x-aggregate-type"] = model.aggregate_type
+        schema["x-producer"] = route.producer
+        schema["x-consumers"] = list(route.consumers)
         schemas[f"{event_type}.v{version}"] = schema
     return schemas

@@ -90,6 +90,9 @@ class LocalCloud:
         self._create_topics()
         self.database_urls = {svc: self.postgres.database_url(db) for svc, db in SERVICE_DATABASES.items()}
         self._migrate()
+        if self.config.seed:
+            # Before the APIs open, so that a healthy API already has its demo data.
+            self._seed()
         log.info("synthesizing the CDK app")
         cdk_out = synthesize(self.config.cdk_out or self.config.state_dir / "cdk.out", self.config.stage)
         from localcloud.runner import LocalCloudRunner
@@ -105,8 +108,6 @@ class LocalCloud:
         self.runner = LocalCloudRunner(cdk_out=cdk_out, ports=api_ports, overrides=overrides,
                                        state_dir=self.config.state_dir / "runner")
         self.runner.start()
-        if self.config.seed:
-            self._seed()
         self.write_endpoints()
 
     def _create_topics(self) -> None:
@@ -127,9 +128,11 @@ class LocalCloud:
         self.seeded = seed_demo(self.database_urls["lms"])
 
     def endpoints(self) -> dict[str, Any]:
+        # Only the APIs the template declares are served (AI and Analytics arrive with their issues).
+        served = self.runner.urls if self.runner is not None else {}
         return {
-            "apis": self.api_urls,
-            "docs": {name: f"{url}/docs" for name, url in self.api_urls.items()},
+            "apis": served,
+            "docs": {name: f"{url}/docs" for name, url in served.items()},
             "postgres": self.postgres.url.replace("postgresql+psycopg://", "postgresql://", 1),
             "databases": {svc: url.replace("+psycopg", "") for svc, url in getattr(self, "database_urls", {}).items()},
             "kafka": self.kafka.bootstrap,

@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/shared/python:$(CURDIR)/events:$(CURDIR)/localstack:$(CURDIR)/functions
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install run test test-unit lint lock synth layers bench clean
+.PHONY: help install run test test-unit lint lock synth bench clean openapi
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ events:  ## export event JSON Schemas to docs/events/
 
 synth: install  ## cdk synth for a stage (STAGE=dev|staging|prod), offline
 	cdk synth -c stage=$${STAGE:-dev} --quiet
+
+openapi: install  ## export each API's OpenAPI document to docs/openapi/
+	$(PY) -m smartcourse.openapi_export --out docs/openapi
 
 bench: install  ## benchmarks, figures written to docs/benchmarks.md
 	$(PY) -m tests.benchmarks.run

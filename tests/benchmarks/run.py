@@ -86,11 +86,22 @@ def _render(cold: list[ColdStart], gateway: list[Latency], handler_only: list[La
         "invocation's duration (lazy imports and first connections land here); *cold request* is the "
         f"client's wall time for the whole cold request. Goal: init ≤ {COLD_START_GOAL_MS} ms.",
         "",
-        "| Function | init ms | first invoke ms | cold request ms | init goal met |",
-        "|---|---:|---:|---:|:---:|",
+        "| Function | init ms | first invoke ms | init + first invoke ms | cold request ms | init ≤ goal |",
+        "|---|---:|---:|---:|---:|:---:|",
     ]
-    lines += [f"| {c.function} | {c.init_ms:.0f} | {c.first_invoke_ms:.0f} | {c.cold_request_ms:.0f} | "
-              f"{'yes' if c.init_ms <= COLD_START_GOAL_MS else 'no'} |" for c in sorted(cold, key=lambda c: c.function)]
+    lines += [f"| {c.function} | {c.init_ms:.0f} | {c.first_invoke_ms:.0f} | {c.init_ms + c.first_invoke_ms:.0f} | "
+              f"{c.cold_request_ms:.0f} | {'yes' if c.init_ms <= COLD_START_GOAL_MS else 'no'} |"
+              for c in sorted(cold, key=lambda c: c.function)]
+    lines += [
+        "",
+        "Read with care: the authorizer and the docs function import their heavy modules on first use, so "
+        "their *init* is tiny and their *first invoke* carries the cost; endpoint functions import the "
+        "service layer at init. Judged by init + first invoke (what a caller waits for, less the "
+        "interpreter start), no endpoint function meets 300 ms on this machine: SQLAlchemy Core, "
+        "Powertools' validating resolver and pydantic models cost ~300 ms of imports here. In AWS, "
+        "Lambda SnapStart for Python (3.12+) restores a snapshot taken after init, which is why imports "
+        "are kept in init rather than deferred.",
+    ]
     lines += [
         "",
         "## Warm latency",

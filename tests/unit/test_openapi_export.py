@@ -1,0 +1,17 @@
+"""The checked-in OpenAPI documents match the route definitions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from smartcourse.catalogue import API_FUNCTIONS
+from smartcourse.openapi_export import render
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_checked_in_openapi_documents_are_current() -> None:
+    for service in API_FUNCTIONS:
+        path = ROOT / "docs" / "openapi" / f"{service}.json"
+        assert path.exists(), f"{path} missing: run `make openapi`"
+        assert path.read_text() == render(service), f"{path} is stale: run `make openapi` and commit"

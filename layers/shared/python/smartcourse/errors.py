@@ -43,3 +43,7 @@ class Throttled(DomainError):
     def __init__(self, message: str, retry_after_seconds: int) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class PayloadTooLarge(DomainError):
+    """Content above a size limit (413)."""

@@ -29,6 +29,7 @@ from smartcourse.errors import (
     DomainError,
     Forbidden,
     NotFound,
+    PayloadTooLarge,
     Throttled,
     Unauthorized,
     ValidationFailed,
@@ -47,6 +48,7 @@ STATUS_OF: dict[type[DomainError], HTTPStatus] = {
     Conflict: HTTPStatus.CONFLICT,
     ValidationFailed: HTTPStatus.UNPROCESSABLE_ENTITY,
     Throttled: HTTPStatus.TOO_MANY_REQUESTS,
+    PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
 }
 
 MALFORMED_JSON = "Malformed JSON body"

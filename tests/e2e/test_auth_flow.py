@@ -111,6 +111,10 @@ def test_blocked_user_cannot_login_or_refresh(http: httpx.Client, admin) -> None
     blocked = http.patch(f"/api/v1/admin/users/{account.id}", json={"status": "blocked"}, headers=admin.headers)
     assert blocked.status_code == 200, blocked.text
     assert blocked.json()["status"] == "blocked"
+    # The authorizer re-checks the user's status: an access token not cached yet is refused at once.
+    denied = http.get("/api/v1/auth/me", headers=account.headers)
+    assert denied.status_code == 403
+    assert denied.json() == {"detail": "Forbidden"}
     assert http.post("/api/v1/auth/login",
                      json={"email": account.email, "password": account.password}).status_code == 403
     assert http.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh}).status_code == 401

@@ -12,6 +12,7 @@ from smartcourse.catalogue import API_FUNCTIONS, AUTHORIZER, INTERNAL_FUNCTIONS,
 from stacks import assets, nag
 from stacks.constructs.service_api import ServiceApi
 from stacks.constructs.service_function import ServiceFunction
+from stacks.constructs.storage_buckets import StorageBuckets
 from stacks.shared_stack import SharedResources
 from stacks.stage_config import StageConfig
 
@@ -50,11 +51,13 @@ class LmsStack(Stack):
             assert isinstance(cfn_layer, lambda_.CfnLayerVersion)
             cfn_layer.add_metadata(assets.LAYER_METADATA_KEY, kind)
         layers = [self.dependencies_layer, self.shared_layer]
+        # Learning content (presigned uploads/downloads) and rendered certificates.
+        self.storage = StorageBuckets(self, "Storage", config=config)
 
         def build(spec: Any, reserved: int | None) -> ServiceFunction:
             return ServiceFunction(
                 self, _construct_id(spec.name), spec=spec, config=config, shared=shared, code=code, layers=layers,
-                database_service=SERVICE, reserved_concurrency=reserved,
+                database_service=SERVICE, reserved_concurrency=reserved, buckets=self.storage.buckets,
             )
 
         self.functions: dict[str, ServiceFunction] = {}
@@ -95,5 +98,6 @@ class LmsStack(Stack):
             service_function.function.node.add_dependency(self.migration_trigger)
         self.api.node.add_dependency(self.migration_trigger)
         for child in self.node.find_all():
-            if child.node.id.startswith("AWSCDK.TriggerCustomResourceProvider"):
+            if child.node.id.startswith(("AWSCDK.TriggerCustomResourceProvider",
+                                         "Custom::S3AutoDeleteObjectsCustomResourceProvider")):
                 nag.suppress_cdk_provider(child)

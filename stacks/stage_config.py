@@ -51,6 +51,8 @@ class StageConfig:
     waf: bool  # AWS WAF web ACL with managed rules on the API stage
     # Auth
     access_token_ttl_seconds: int
+    # S3: browser origins allowed to PUT/GET content through presigned URLs (CORS); "*" only in dev
+    content_cors_origins: tuple[str, ...]
 
     def __post_init__(self) -> None:
         if self.name not in STAGES:
@@ -59,6 +61,8 @@ class StageConfig:
             raise ValueError(f"authorizer cache TTL must be within 0..{MAX_AUTHORIZER_CACHE_TTL_SECONDS} s")
         if not 0 <= self.aurora_min_acu <= self.aurora_max_acu:
             raise ValueError("Aurora capacity: need 0 <= min <= max")
+        if not self.content_cors_origins or (self.name != "dev" and "*" in self.content_cors_origins):
+            raise ValueError("content CORS origins: a non-empty list; \"*\" is allowed in dev only")
 
     @property
     def is_prod(self) -> bool:
@@ -91,6 +95,7 @@ _CONFIGS: dict[str, StageConfig] = {
         api_logging_level="INFO",
         waf=False,
         access_token_ttl_seconds=15 * 60,
+        content_cors_origins=("*",),
     ),
     "staging": StageConfig(
         name="staging",
@@ -113,6 +118,7 @@ _CONFIGS: dict[str, StageConfig] = {
         api_logging_level="ERROR",
         waf=True,
         access_token_ttl_seconds=15 * 60,
+        content_cors_origins=("https://staging.smartcourse.example",),
     ),
     "prod": StageConfig(
         name="prod",
@@ -135,6 +141,7 @@ _CONFIGS: dict[str, StageConfig] = {
         api_logging_level="ERROR",
         waf=True,
         access_token_ttl_seconds=15 * 60,
+        content_cors_origins=("https://smartcourse.example", "https://www.smartcourse.example"),
     ),
 }
 

@@ -12,21 +12,23 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnElement, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from smartcourse import catalogue
 from smartcourse.catalogue import Grant, Service
 
 from stacks import nag
 from stacks.assets import ARCHITECTURE, FUNCTION_METADATA_KEY, RUNTIME
+from stacks.constructs.storage_buckets import CERTIFICATE_PREFIX, CONTENT_PREFIX, Buckets
 from stacks.shared_stack import SharedResources
 from stacks.stage_config import StageConfig
 
 METRICS_NAMESPACE = "SmartCourse"
-SUPPORTED_GRANTS = frozenset({Grant.DATABASE, Grant.JWT_SIGNING_KEY})
+SUPPORTED_GRANTS = frozenset({Grant.DATABASE, Grant.JWT_SIGNING_KEY, Grant.CONTENT_BUCKET, Grant.CERTIFICATE_BUCKET})
 JWT_ISSUER = "smartcourse"
 _CATALOGUE_DEFAULT_MEMORY = next(f.default for f in dataclasses.fields(catalogue.Function) if f.name == "memory_mb")
 
@@ -51,6 +53,29 @@ def memory_for(spec: catalogue.Function, config: StageConfig) -> int:
     return config.default_memory_mb if spec.memory_mb == _CATALOGUE_DEFAULT_MEMORY else spec.memory_mb
 
 
+def _cfn(bucket: s3.IBucket) -> CfnElement:
+    cfn = bucket.node.default_child
+    assert isinstance(cfn, CfnElement)
+    return cfn
+
+
+def _bucket_grants(spec: catalogue.Function,
+                   buckets: Buckets | None) -> list[tuple[s3.IBucket, str, list[str], str]]:
+    """(bucket, key prefix, object actions, environment variable) for each bucket grant of ``spec``."""
+    wanted = [(Grant.CONTENT_BUCKET, CONTENT_PREFIX, ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+               "CONTENT_BUCKET"),
+              (Grant.CERTIFICATE_BUCKET, CERTIFICATE_PREFIX, ["s3:GetObject", "s3:PutObject"], "CERTIFICATE_BUCKET")]
+    out = []
+    for grant, prefix, actions, variable in wanted:
+        if grant not in spec.grants:
+            continue
+        if buckets is None:
+            raise ValueError(f"{spec.name}: grant {grant} needs the stack's buckets (ServiceFunction(buckets=...))")
+        bucket = buckets.content if grant is Grant.CONTENT_BUCKET else buckets.certificates
+        out.append((bucket, prefix, actions, variable))
+    return out
+
+
 class ServiceFunction(Construct):
     """A catalogue :class:`~smartcourse.catalogue.Function` as a Lambda function with least-privilege IAM.
 
@@ -70,6 +95,7 @@ class ServiceFunction(Construct):
         layers: Sequence[lambda_.ILayerVersion],
         database_service: Service,
         reserved_concurrency: int | None = None,
+        buckets: Buckets | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
@@ -81,6 +107,7 @@ class ServiceFunction(Construct):
                 "(stacks/constructs/service_function.py)"
             )
         uses_db = Grant.DATABASE in grants
+        bucket_grants = _bucket_grants(spec, buckets)
         function_name = config.resource_name(spec.name)
 
         self.log_group = logs.LogGroup(
@@ -95,6 +122,10 @@ class ServiceFunction(Construct):
         ]
         if uses_db:
             statements.append(iam.PolicyStatement(actions=_ENI_ACTIONS, resources=["*"]))
+        for bucket, prefix, actions, _ in bucket_grants:
+            statements.append(iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects(f"{prefix}*")]))
+            # ListBucket (key names only) makes S3 answer 404, not 403, for a missing key: `storage.head`.
+            statements.append(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
         self.role = iam.Role(
             self, "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
@@ -105,6 +136,12 @@ class ServiceFunction(Construct):
                      "X-Ray PutTraceSegments/PutTelemetryRecords and the Lambda VPC ENI actions do not support "
                      "resource-level permissions; everything else in this role names exact resources.",
                      findings=["Resource::*"])
+        if bucket_grants:
+            nag.suppress(self.role, "AwsSolutions-IAM5",
+                         "Object actions are limited to the key prefix the grant names (courses/ or certificates/) "
+                         "of one bucket; object keys are per course/asset/certificate, unknown at deploy time.",
+                         findings=[f"Resource::<{Stack.of(self).get_logical_id(_cfn(b))}.Arn>/{p}*"
+                                   for b, p, _, _ in bucket_grants])
 
         environment = {
             "STAGE": config.name,
@@ -128,6 +165,8 @@ class ServiceFunction(Construct):
         if Grant.JWT_SIGNING_KEY in grants:
             shared.jwt_secret.grant_read(self.role)
             environment["JWT_SECRET_ARN"] = shared.jwt_secret.secret_arn
+        for bucket, _, _, variable in bucket_grants:
+            environment[variable] = bucket.bucket_name
 
         self.function = lambda_.Function(
             self, "Function",

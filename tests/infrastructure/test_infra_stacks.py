@@ -436,3 +436,120 @@ def test_functions_wait_for_migrations(synth: Synth) -> None:
     for lid, res in resources.items():
         if res["Type"] in ("AWS::ApiGateway::Method", "AWS::ApiGateway::Authorizer", "AWS::ApiGateway::Stage"):
             assert trigger in res.get("DependsOn", []), lid
+
+
+# --- S3 buckets (content, certificates) -------------------------------------------------------------------------
+
+BUCKET_ENV = {Grant.CONTENT_BUCKET: "CONTENT_BUCKET", Grant.CERTIFICATE_BUCKET: "CERTIFICATE_BUCKET"}
+
+
+def buckets_by_role(resources: dict[str, Any]) -> dict[str, str]:
+    """"content" / "certificates" / "logs" -> the bucket's logical id (the storage construct's ids)."""
+    out = {}
+    for lid, res in resources.items():
+        if res["Type"] == "AWS::S3::Bucket":
+            for prefix, role in (("StorageContent", "content"), ("StorageCertificates", "certificates"),
+                                 ("StorageAccessLogs", "logs")):
+                if lid.startswith(prefix):
+                    out[role] = lid
+    assert len(out) == 3 == len([r for r in resources.values() if r["Type"] == "AWS::S3::Bucket"])
+    return out
+
+
+def bucket_policy(resources: dict[str, Any], bucket_lid: str) -> list[dict[str, Any]]:
+    [policy] = [r["Properties"]["PolicyDocument"]["Statement"] for r in resources.values()
+                if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": bucket_lid}]
+    return list(policy)
+
+
+def test_buckets_are_private_encrypted_and_tls_only(synth: Synth) -> None:
+    resources = synth.lms_resources
+    for lid in buckets_by_role(resources).values():
+        props = resources[lid]["Properties"]
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, lid
+        [rule] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms"), lid
+        assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}, lid
+        deny_plain_http = [s for s in bucket_policy(resources, lid) if s["Effect"] == "Deny"
+                           and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}]
+        assert deny_plain_http and deny_plain_http[0]["Action"] == "s3:*", lid
+
+
+def test_content_bucket_versioning_cors_and_lifecycle(synth: Synth) -> None:
+    resources = synth.lms_resources
+    ids = buckets_by_role(resources)
+    content = resources[ids["content"]]["Properties"]
+    assert content["VersioningConfiguration"] == {"Status": "Enabled"}
+    [cors] = content["CorsConfiguration"]["CorsRules"]
+    assert set(cors["AllowedMethods"]) == {"PUT", "GET", "HEAD"}
+    assert "Content-Type" in cors["AllowedHeaders"]
+    assert tuple(cors["AllowedOrigins"]) == synth.built.config.content_cors_origins
+    assert ("*" in cors["AllowedOrigins"]) == (synth.stage == "dev")
+    assert any(r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays", 0) > 0
+               for r in content["LifecycleConfiguration"]["Rules"])
+    assert "CorsConfiguration" not in resources[ids["certificates"]]["Properties"]
+    for role in ("content", "certificates"):
+        logging = resources[ids[role]]["Properties"]["LoggingConfiguration"]
+        assert logging["DestinationBucketName"] == {"Ref": ids["logs"]}, role
+
+
+def test_bucket_lifecycle_follows_the_stage(dev: Synth, prod: Synth) -> None:
+    for lid in buckets_by_role(dev.lms_resources).values():
+        assert dev.lms_resources[lid]["DeletionPolicy"] == "Delete"
+    assert len(dev.lms.find_resources("Custom::S3AutoDeleteObjects")) == 3
+    for lid in buckets_by_role(prod.lms_resources).values():
+        assert prod.lms_resources[lid]["DeletionPolicy"] == "Retain"
+    prod.lms.resource_count_is("Custom::S3AutoDeleteObjects", 0)
+
+
+def _s3_statements(resources: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    role = resources[functions_by_name(resources)[name]]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [s for s in role_statements(resources, role) if any(a.startswith("s3:") for a in _actions(s))]
+
+
+def test_no_function_touches_a_bucket_without_its_grant(synth: Synth) -> None:
+    resources = synth.lms_resources
+    deployed = functions_by_name(resources)
+    for spec in lms_catalogue():
+        env = resources[deployed[spec.name]]["Properties"]["Environment"]["Variables"]
+        for grant, variable in BUCKET_ENV.items():
+            assert (variable in env) == (grant in spec.grants), spec.name
+        if not spec.grants & set(BUCKET_ENV):
+            assert _s3_statements(resources, spec.name) == [], spec.name
+
+
+def test_bucket_grants_are_prefix_scoped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A function with both bucket grants gets object access under its prefixes only, and nag stays clean."""
+    probe = catalogue.Function(
+        name="lms-storage-probe", service=SERVICE, handler="lms.storage_probe.handler",
+        description="infrastructure test: both bucket grants",
+        grants=frozenset({Grant.CONTENT_BUCKET, Grant.CERTIFICATE_BUCKET}),
+    )
+    monkeypatch.setitem(catalogue.INTERNAL_FUNCTIONS, SERVICE,
+                        (*catalogue.INTERNAL_FUNCTIONS.get(SERVICE, ()), probe))
+    synth = _synth("dev")
+    resources = synth.lms_resources
+    ids = buckets_by_role(resources)
+    env = resources[functions_by_name(resources)[probe.name]]["Properties"]["Environment"]["Variables"]
+    assert env["CONTENT_BUCKET"] == {"Ref": ids["content"]}
+    assert env["CERTIFICATE_BUCKET"] == {"Ref": ids["certificates"]}
+
+    granted: set[tuple[str, str, str]] = set()  # (bucket logical id, "" or object ARN suffix, action)
+    for statement in _s3_statements(resources, probe.name):
+        targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for target in targets:
+            bucket, suffix = (target["Fn::GetAtt"][0], "") if "Fn::GetAtt" in target else (
+                target["Fn::Join"][1][0]["Fn::GetAtt"][0], target["Fn::Join"][1][1])
+            granted |= {(bucket, suffix, action) for action in _actions(statement)}
+    content, certificates = ids["content"], ids["certificates"]
+    assert granted == {
+        *((content, "/courses/*", a) for a in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")),
+        *((certificates, "/certificates/*", a) for a in ("s3:GetObject", "s3:PutObject")),
+        (content, "", "s3:ListBucket"), (certificates, "", "s3:ListBucket"),
+    }
+    report = AwsSolutionsChecks().validate_scope(synth.built.lms.node.root)
+    assert report.success, "\n".join(f"{v.rule_name}: {[r.construct_path for r in v.violating_resources]}"
+                                     for v in report.violations)

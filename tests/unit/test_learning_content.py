@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from smartcourse.errors import BadRequest, ValidationFailed
+from smartcourse.http import status_of
 from smartcourse.learning.content import (
     MAX_CONTENT_BYTES,
     MAX_NODES,
@@ -245,7 +246,7 @@ def test_upload_size_must_be_positive(size: int) -> None:
 def test_upload_above_two_mebibytes_is_too_large() -> None:
     with pytest.raises(PayloadTooLarge) as caught:
         check_upload_request("application/json", MAX_CONTENT_BYTES + 1)
-    assert caught.value.status_code == 413
+    assert status_of(caught.value) == 413
 
 
 def test_check_document_end_to_end() -> None:

@@ -31,6 +31,8 @@ class Grant(StrEnum):
     DATABASE = "database"  # read the service's DB credentials secret, connect to the DB
     JWT_SIGNING_KEY = "jwt-signing-key"  # read the JWT signing secret
     OUTBOX_NUDGE = "outbox-nudge"  # invoke the outbox publisher asynchronously
+    CONTENT_BUCKET = "content-bucket"  # read/write objects under courses/* of the content bucket
+    CERTIFICATE_BUCKET = "certificate-bucket"  # read/write objects under certificates/* of the certificates bucket
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,39 @@ LMS_FUNCTIONS: tuple[Function, ...] = (
          module="admin.grant_role"),
     _lms("admin-revoke-role", "DELETE", "/admin/users/{user_id}/roles/{role}", "Revoke a role (admin)",
          module="admin.revoke_role"),
+    # Courses (PUT and PATCH are two functions sharing one handler module: one function per endpoint)
+    _lms("courses-create", "POST", "/courses", "Create a draft course (instructor, admin)", module="courses.create"),
+    _lms("courses-list", "GET", "/courses", "List courses: published, or the caller's by status; paginated",
+         module="courses.list_courses"),
+    _lms("courses-get", "GET", "/courses/{course_id}", "A course with its module and enrollment counts",
+         module="courses.get"),
+    _lms("courses-put", "PUT", "/courses/{course_id}", "Update a course (partial body; staff)",
+         module="courses.update"),
+    _lms("courses-patch", "PATCH", "/courses/{course_id}", "Update a course (partial body; staff)",
+         module="courses.update"),
+    _lms("courses-delete", "DELETE", "/courses/{course_id}", "Delete a never-enrolled course (staff)",
+         module="courses.delete"),
+    _lms("courses-publish", "POST", "/courses/{course_id}/publish", "Publish a draft course (staff)",
+         module="courses.publish"),
+    _lms("courses-archive", "POST", "/courses/{course_id}/archive", "Archive a course (staff)",
+         module="courses.archive"),
+    _lms("courses-list-prerequisites", "GET", "/courses/{course_id}/prerequisites",
+         "Prerequisite courses of a course", module="courses.list_prerequisites"),
+    _lms("courses-add-prerequisite", "POST", "/courses/{course_id}/prerequisites/{prerequisite_id}",
+         "Add a prerequisite (staff; idempotent)", module="courses.add_prerequisite"),
+    _lms("courses-remove-prerequisite", "DELETE", "/courses/{course_id}/prerequisites/{prerequisite_id}",
+         "Remove a prerequisite (staff; idempotent)", module="courses.remove_prerequisite"),
+    # Modules
+    _lms("modules-create", "POST", "/modules", "Add a module to a course (staff)", module="modules.create"),
+    _lms("modules-list-by-course", "GET", "/modules/by-course/{course_id}", "Modules of a course, in order",
+         module="modules.list_by_course"),
+    _lms("modules-get", "GET", "/modules/{module_id}", "A module", module="modules.get"),
+    _lms("modules-put", "PUT", "/modules/{module_id}", "Update a module (partial body; staff)",
+         module="modules.update"),
+    _lms("modules-patch", "PATCH", "/modules/{module_id}", "Update a module (partial body; staff)",
+         module="modules.update"),
+    _lms("modules-delete", "DELETE", "/modules/{module_id}", "Delete a module and its assets (staff)",
+         module="modules.delete"),
 )
 
 # LMS functions without a route, invoked by other services.

@@ -35,6 +35,12 @@ class Settings:
     kafka_bootstrap_servers: str | None
     aws_endpoint_url: str | None
     public_base_url: str
+    # S3: bucket names (from the stack when the function has the grant) and content limits
+    content_bucket: str | None
+    certificate_bucket: str | None
+    content_upload_url_ttl_seconds: int
+    content_download_url_ttl_seconds: int
+    content_max_bytes: int
 
 
 def _int(name: str, default: int) -> int:
@@ -65,4 +71,9 @@ def get_settings() -> Settings:
         kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS") or None,
         aws_endpoint_url=env("AWS_ENDPOINT_URL") or None,
         public_base_url=env("PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+        content_bucket=env("CONTENT_BUCKET") or None,
+        certificate_bucket=env("CERTIFICATE_BUCKET") or None,
+        content_upload_url_ttl_seconds=_int("CONTENT_UPLOAD_URL_TTL_SECONDS", 600),
+        content_download_url_ttl_seconds=_int("CONTENT_DOWNLOAD_URL_TTL_SECONDS", 600),
+        content_max_bytes=_int("CONTENT_MAX_BYTES", 2 * 1024 * 1024),
     )

@@ -13,10 +13,12 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     PrimaryKeyConstraint,
     String,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
     func,
     text,
@@ -35,6 +37,14 @@ metadata = MetaData(naming_convention=NAMING)
 ROLES = ("student", "instructor", "admin")
 USER_STATUSES = ("active", "blocked")
 OUTBOX_STATUSES = ("pending", "published", "failed")
+COURSE_STATUSES = ("draft", "published", "archived")
+PROCESSING_STATUSES = ("not_started", "processing", "ready", "failed")
+LEVELS = ("beginner", "intermediate", "advanced")
+ASSET_TYPES = ("video", "pdf", "article", "link", "quiz", "document", "other")
+ASSET_STATUSES = ("draft", "upload_pending", "ready", "rejected")
+ENROLLMENT_STATUSES = ("active", "completed", "dropped")
+# The expression behind the GIN index that ``GET /courses?q=`` searches (migration 0002 builds the same).
+COURSE_SEARCH_SQL = "to_tsvector('simple', title || ' ' || coalesce(description, ''))"
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -151,13 +161,150 @@ outbox = Table(
     Index("ix_outbox_aggregate_id_id", "aggregate_id", "id"),
 )
 
+courses = Table(
+    "courses",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("title", String(255), nullable=False),
+    Column("description", Text),
+    Column("status", String(16), nullable=False, server_default="draft"),
+    Column("processing_status", String(16), nullable=False, server_default="not_started"),
+    Column("instructor_id", Uuid, ForeignKey("users.id"), nullable=False),
+    Column("max_students", Integer),
+    Column("category", String(100)),
+    Column("level", String(16)),
+    _ts("created_at", nullable=False, default_now=True),
+    _ts("updated_at", nullable=False, default_now=True),
+    _ts("published_at"),
+    CheckConstraint(_in("status", COURSE_STATUSES), name="status"),
+    CheckConstraint(_in("processing_status", PROCESSING_STATUSES), name="processing_status"),
+    CheckConstraint("max_students IS NULL OR max_students >= 1", name="max_students"),
+    CheckConstraint("level IS NULL OR " + _in("level", LEVELS), name="level"),
+    Index("ix_courses_status_created_at", "status", text("created_at DESC")),
+    Index("ix_courses_instructor_id", "instructor_id"),
+    Index("ix_courses_category", "category"),
+    Index("ix_courses_level", "level"),
+    Index("ix_courses_search", text(COURSE_SEARCH_SQL), postgresql_using="gin"),
+)
+
+course_prerequisites = Table(
+    "course_prerequisites",
+    metadata,
+    Column("course_id", Uuid, ForeignKey("courses.id", ondelete="CASCADE"), nullable=False),
+    Column("prerequisite_id", Uuid, ForeignKey("courses.id", ondelete="CASCADE"), nullable=False),
+    _ts("created_at", nullable=False, default_now=True),
+    PrimaryKeyConstraint("course_id", "prerequisite_id"),
+    CheckConstraint("course_id <> prerequisite_id", name="not_self"),
+    Index("ix_course_prerequisites_prerequisite_id", "prerequisite_id"),
+)
+
+modules = Table(
+    "modules",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("course_id", Uuid, ForeignKey("courses.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(255), nullable=False),
+    Column("description", Text),
+    Column("order_index", Integer, nullable=False, server_default="0"),
+    _ts("created_at", nullable=False, default_now=True),
+    _ts("updated_at", nullable=False, default_now=True),
+    CheckConstraint("order_index >= 0", name="order_index"),
+    Index("ix_modules_course_id_order_index", "course_id", "order_index"),
+)
+
+assets = Table(
+    "assets",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("module_id", Uuid, ForeignKey("modules.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(255), nullable=False),
+    Column("description", Text),
+    Column("asset_type", String(16), nullable=False),
+    Column("source_url", String(2048)),
+    Column("order_index", Integer, nullable=False, server_default="0"),
+    Column("duration_seconds", Integer),
+    Column("status", String(16), nullable=False, server_default="draft"),
+    Column("size_bytes", BigInteger),
+    Column("content_hash", String(64)),
+    Column("content_version", Integer, nullable=False, server_default="0"),
+    Column("validation_error", Text),
+    _ts("created_at", nullable=False, default_now=True),
+    _ts("updated_at", nullable=False, default_now=True),
+    CheckConstraint(_in("asset_type", ASSET_TYPES), name="asset_type"),
+    CheckConstraint(_in("status", ASSET_STATUSES), name="status"),
+    CheckConstraint("duration_seconds IS NULL OR duration_seconds >= 0", name="duration_seconds"),
+    Index("ix_assets_module_id_order_index", "module_id", "order_index"),
+)
+
+enrollments = Table(
+    "enrollments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, ForeignKey("users.id"), nullable=False),
+    Column("course_id", Uuid, ForeignKey("courses.id"), nullable=False),
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("source", String(32)),
+    _ts("enrolled_at", nullable=False, default_now=True),
+    _ts("completed_at"),
+    _ts("dropped_at"),
+    CheckConstraint(_in("status", ENROLLMENT_STATUSES), name="status"),
+    UniqueConstraint("user_id", "course_id"),
+    Index("ix_enrollments_course_id_status", "course_id", "status"),
+)
+
+asset_progress = Table(
+    "asset_progress",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("enrollment_id", Uuid, ForeignKey("enrollments.id", ondelete="CASCADE"), nullable=False),
+    Column("asset_id", Uuid, ForeignKey("assets.id", ondelete="CASCADE"), nullable=False),
+    Column("progress_percent", Numeric(5, 2), nullable=False, server_default="0"),
+    Column("time_spent_seconds", Integer, nullable=False, server_default="0"),
+    _ts("completed_at"),
+    _ts("updated_at", nullable=False, default_now=True),
+    CheckConstraint("progress_percent >= 0 AND progress_percent <= 100", name="progress_percent"),
+    CheckConstraint("time_spent_seconds >= 0", name="time_spent_seconds"),
+    UniqueConstraint("enrollment_id", "asset_id"),
+)
+
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("serial_no", String(64), nullable=False),
+    Column("enrollment_id", Uuid, ForeignKey("enrollments.id"), nullable=False),
+    Column("user_id", Uuid, nullable=False),
+    Column("course_id", Uuid, nullable=False),
+    Column("learner_name", String(200)),
+    Column("course_title", String(255), nullable=False),
+    _ts("issued_at", nullable=False, default_now=True),
+    Column("document_key", String(1024)),
+    UniqueConstraint("serial_no"),
+    UniqueConstraint("enrollment_id"),
+    Index("ix_certificates_user_id", "user_id"),
+)
+
 __all__ = [
+    "ASSET_STATUSES",
+    "ASSET_TYPES",
+    "COURSE_SEARCH_SQL",
+    "COURSE_STATUSES",
+    "ENROLLMENT_STATUSES",
+    "LEVELS",
     "OUTBOX_STATUSES",
+    "PROCESSING_STATUSES",
     "ROLES",
     "USER_STATUSES",
+    "asset_progress",
+    "assets",
+    "certificates",
+    "course_prerequisites",
+    "courses",
     "email_verification_tokens",
+    "enrollments",
     "login_failures",
     "metadata",
+    "modules",
     "outbox",
     "password_reset_tokens",
     "refresh_tokens",

@@ -1,0 +1,1 @@
+"""Course endpoints (``/api/v1/courses``)."""

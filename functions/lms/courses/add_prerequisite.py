@@ -1,0 +1,22 @@
+"""POST /courses/{course_id}/prerequisites/{prerequisite_id}: idempotent; 400 itself, 409 a cycle, 404 unknown."""
+
+import uuid
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from smartcourse.catalogue import function
+from smartcourse.courses.service import get_course_service
+from smartcourse.http import make_resolver, no_content, principal, route
+
+FUNCTION = function("lms-courses-add-prerequisite")
+app = make_resolver()
+
+
+@route(app, FUNCTION, status_code=204, errors=(400, 403, 404, 409))
+def add_prerequisite(course_id: uuid.UUID, prerequisite_id: uuid.UUID) -> Response[None]:
+    get_course_service().add_prerequisite(principal(app), course_id, prerequisite_id)
+    return no_content()
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

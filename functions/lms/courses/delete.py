@@ -1,0 +1,22 @@
+"""DELETE /courses/{course_id}: only a course that never had an enrollment (204); otherwise 409."""
+
+import uuid
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from smartcourse.catalogue import function
+from smartcourse.courses.service import get_course_service
+from smartcourse.http import make_resolver, no_content, principal, route
+
+FUNCTION = function("lms-courses-delete")
+app = make_resolver()
+
+
+@route(app, FUNCTION, status_code=204, errors=(403, 404, 409))
+def delete_course(course_id: uuid.UUID) -> Response[None]:
+    get_course_service().delete_course(principal(app), course_id)
+    return no_content()
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

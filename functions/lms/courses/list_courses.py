@@ -1,0 +1,40 @@
+"""GET /courses: published courses, newest first, with text search and filters; staff may ask for ?status=."""
+
+import uuid
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from smartcourse.catalogue import function
+from smartcourse.courses.schemas import (
+    CATEGORY_MAX_LENGTH,
+    MAX_OFFSET,
+    CourseOut,
+    CoursePageOut,
+    CourseStatusName,
+    LevelName,
+)
+from smartcourse.courses.service import get_course_service
+from smartcourse.http import make_resolver, principal, route
+
+FUNCTION = function("lms-courses-list")
+app = make_resolver()
+
+
+@route(app, FUNCTION, response_model=CoursePageOut)
+def list_courses(
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    category: Annotated[str | None, Query(max_length=CATEGORY_MAX_LENGTH)] = None,
+    level: Annotated[LevelName | None, Query()] = None,
+    instructor_id: Annotated[uuid.UUID | None, Query()] = None,
+    status: Annotated[CourseStatusName | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> CoursePageOut:
+    page = get_course_service().list_courses(principal(app), status=status, q=q, category=category, level=level,
+                                             instructor_id=instructor_id, limit=limit, offset=offset)
+    return CoursePageOut(items=[CourseOut.of(c) for c in page.items], total=page.total, limit=page.limit,
+                         offset=page.offset)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

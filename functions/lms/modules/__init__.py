@@ -1,0 +1,1 @@
+"""Module endpoints (``/api/v1/modules``)."""

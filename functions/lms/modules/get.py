@@ -1,0 +1,21 @@
+"""GET /modules/{module_id}: a module (readers of its course; 404 otherwise)."""
+
+import uuid
+from typing import Any
+
+from smartcourse.catalogue import function
+from smartcourse.courses.schemas import ModuleOut
+from smartcourse.courses.service import get_course_service
+from smartcourse.http import make_resolver, principal, route
+
+FUNCTION = function("lms-modules-get")
+app = make_resolver()
+
+
+@route(app, FUNCTION, response_model=ModuleOut, errors=(404,))
+def get_module(module_id: uuid.UUID) -> ModuleOut:
+    return ModuleOut.of(get_course_service().get_module(principal(app), module_id))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

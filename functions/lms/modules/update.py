@@ -1,0 +1,25 @@
+"""PUT and PATCH /modules/{module_id}: partial update by course staff (two functions, this one module)."""
+
+import uuid
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from smartcourse.catalogue import function
+from smartcourse.courses.schemas import ModuleOut, ModuleUpdateRequest
+from smartcourse.courses.service import get_course_service
+from smartcourse.http import make_resolver, principal, route
+
+FUNCTIONS = (function("lms-modules-put"), function("lms-modules-patch"))
+app = make_resolver()
+
+
+def update_module(module_id: uuid.UUID, body: Annotated[ModuleUpdateRequest, Body()]) -> ModuleOut:
+    return ModuleOut.of(get_course_service().update_module(principal(app), module_id, body.changes()))
+
+
+for _fn in FUNCTIONS:
+    route(app, _fn, response_model=ModuleOut, errors=(400, 403, 404))(update_module)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

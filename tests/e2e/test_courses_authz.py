@@ -1,0 +1,124 @@
+"""Who may do what on every Courses and Modules route, over HTTP through the local gateway, from one table."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from tests.e2e.support import Account, register
+
+pytestmark = pytest.mark.e2e
+
+ROLES = ("anonymous", "student", "owner", "other", "admin")
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str  # {D} draft, {P}/{Q} published courses of the owner, {DM}/{PM} their modules
+    expected: tuple[int, int, int, int, int]  # per ROLES
+    body: dict[str, Any] | None = None
+    fresh: bool = False  # mutates what it touches: run against a world of its own
+
+
+STAFF_ONLY_DRAFT = (401, 404, 200, 404, 200)
+STAFF_ON_PUBLISHED = (401, 403, 200, 403, 200)
+ANY_READER = (401, 200, 200, 200, 200)
+
+CASES: dict[str, Case] = {
+    "create course": Case("POST", "/courses", (401, 403, 201, 201, 201), {"title": "Authz course"}),
+    "list courses": Case("GET", "/courses", ANY_READER),
+    "get published": Case("GET", "/courses/{P}", ANY_READER),
+    "get draft": Case("GET", "/courses/{D}", STAFF_ONLY_DRAFT),
+    "patch published": Case("PATCH", "/courses/{P}", STAFF_ON_PUBLISHED, {"description": "changed"}),
+    "put draft": Case("PUT", "/courses/{D}", STAFF_ONLY_DRAFT, {"description": "changed"}),
+    "delete draft": Case("DELETE", "/courses/{D}", (401, 404, 204, 404, 204), fresh=True),
+    "delete published": Case("DELETE", "/courses/{P}", (401, 403, 204, 403, 204), fresh=True),
+    "publish draft": Case("POST", "/courses/{D}/publish", STAFF_ONLY_DRAFT, fresh=True),
+    "archive published": Case("POST", "/courses/{P}/archive", STAFF_ON_PUBLISHED, fresh=True),
+    "list prerequisites of published": Case("GET", "/courses/{P}/prerequisites", ANY_READER),
+    "list prerequisites of draft": Case("GET", "/courses/{D}/prerequisites", STAFF_ONLY_DRAFT),
+    "add prerequisite": Case("POST", "/courses/{P}/prerequisites/{Q}", (401, 403, 204, 403, 204)),
+    "remove prerequisite": Case("DELETE", "/courses/{Q}/prerequisites/{P}", (401, 403, 204, 403, 204)),
+    "create module in published": Case("POST", "/modules", (401, 403, 201, 403, 201),
+                                       {"course_id": "{P}", "title": "Extra"}),
+    "create module in draft": Case("POST", "/modules", (401, 404, 201, 404, 201),
+                                   {"course_id": "{D}", "title": "Extra"}),
+    "list modules of published": Case("GET", "/modules/by-course/{P}", ANY_READER),
+    "list modules of draft": Case("GET", "/modules/by-course/{D}", STAFF_ONLY_DRAFT),
+    "get module of published": Case("GET", "/modules/{PM}", ANY_READER),
+    "get module of draft": Case("GET", "/modules/{DM}", STAFF_ONLY_DRAFT),
+    "patch module of published": Case("PATCH", "/modules/{PM}", STAFF_ON_PUBLISHED, {"title": "Renamed"}),
+    "put module of draft": Case("PUT", "/modules/{DM}", STAFF_ONLY_DRAFT, {"title": "Renamed"}),
+    "delete module of published": Case("DELETE", "/modules/{PM}", (401, 403, 204, 403, 204), fresh=True),
+    "delete module of draft": Case("DELETE", "/modules/{DM}", (401, 404, 204, 404, 204), fresh=True),
+}
+
+
+def add_asset(db: psycopg.Connection, module_id: str) -> None:
+    db.execute("INSERT INTO assets (id, module_id, title, asset_type, status, source_url) "
+               "VALUES (%s, %s, 'Video', 'video', 'ready', 'https://videos.example.test/v')",
+               (str(uuid.uuid4()), module_id))
+
+
+def build_world(http: httpx.Client, db: psycopg.Connection, owner: Account) -> dict[str, str]:
+    """A draft D and two published courses P and Q of ``owner``, each with one module holding one asset."""
+    world: dict[str, str] = {}
+    for key in ("D", "P", "Q"):
+        course = http.post("/api/v1/courses", json={"title": f"Authz {key}"}, headers=owner.headers)
+        assert course.status_code == 201, course.text
+        world[key] = course.json()["id"]
+        module = http.post("/api/v1/modules", json={"course_id": world[key], "title": "M"}, headers=owner.headers)
+        assert module.status_code == 201, module.text
+        world[f"{key}M"] = module.json()["id"]
+        add_asset(db, world[f"{key}M"])
+        if key != "D":
+            published = http.post(f"/api/v1/courses/{world[key]}/publish", headers=owner.headers)
+            assert published.status_code == 200, published.text
+    return world
+
+
+def _fill(value: Any, world: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for key in sorted(world, key=len, reverse=True):
+            value = value.replace("{" + key + "}", world[key])
+        return value
+    if isinstance(value, dict):
+        return {k: _fill(v, world) for k, v in value.items()}
+    return value
+
+
+@pytest.fixture(scope="module")
+def people(http: httpx.Client, admin: Account) -> dict[str, Account | None]:
+    return {"anonymous": None, "student": register(http, "student"), "owner": register(http, "instructor"),
+            "other": register(http, "instructor"), "admin": admin}
+
+
+@pytest.fixture(scope="module")
+def shared_world(http: httpx.Client, db: psycopg.Connection, people: dict[str, Account | None]) -> dict[str, str]:
+    owner = people["owner"]
+    assert owner is not None
+    return build_world(http, db, owner)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("case_name", list(CASES))
+def test_course_and_module_route_authorization(http: httpx.Client, db: psycopg.Connection,
+                                               people: dict[str, Account | None], shared_world: dict[str, str],
+                                               case_name: str, role: str) -> None:
+    case = CASES[case_name]
+    owner = people["owner"]
+    assert owner is not None
+    world = build_world(http, db, owner) if case.fresh else shared_world
+    caller = people[role]
+    response = http.request(case.method, "/api/v1" + _fill(case.path, world), json=_fill(case.body, world),
+                            headers=caller.headers if caller else {})
+    expected = case.expected[ROLES.index(role)]
+    assert response.status_code == expected, response.text
+    if expected != 204:
+        assert response.headers["content-type"].startswith("application/json")

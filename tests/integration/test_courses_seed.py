@@ -1,0 +1,39 @@
+"""The demo courses of the seed, against real PostgreSQL: created once, published ones complete, events emitted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from smartcourse.auth.passwords import fast_passwords_for_tests
+from smartcourse.seed import DEMO_COURSES, seed_demo
+from sqlalchemy import create_engine, text
+
+from tests.support.auth import fresh_database
+
+pytestmark = pytest.mark.integration
+
+
+def test_seed_creates_the_demo_courses_once(postgres: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SMARTCOURSE_ADMIN_EMAIL", raising=False)
+    url = fresh_database(postgres, "seedcourses")
+    first = seed_demo(url, passwords=fast_passwords_for_tests())
+    assert sorted(first["courses"]["created"]) == sorted(c[1] for c in DEMO_COURSES)
+    second = seed_demo(url, passwords=fast_passwords_for_tests())
+    assert second["courses"]["created"] == [] and len(second["courses"]["existing"]) == len(DEMO_COURSES)
+    from smartcourse.db.engine import normalise_url
+
+    engine = create_engine(normalise_url(url))
+    try:
+        with engine.connect() as conn:
+            statuses = dict(conn.execute(text("SELECT title, status FROM courses")).all())
+            empty_modules = conn.execute(text(
+                "SELECT count(*) FROM modules m JOIN courses c ON c.id = m.course_id WHERE c.status = 'published' "
+                "AND NOT EXISTS (SELECT 1 FROM assets a WHERE a.module_id = m.id)")).scalar_one()
+            events = dict(conn.execute(text("SELECT event_type, count(*) FROM outbox "
+                                            "WHERE aggregate_type = 'course' GROUP BY event_type")).all())
+    finally:
+        engine.dispose()
+    assert sorted(statuses.values()) == ["draft", "published", "published"]
+    assert empty_modules == 0
+    assert events == {"course.created": 3, "course.published": 2}

@@ -28,6 +28,10 @@ def _bearer_token(event: dict[str, Any]) -> str | None:
     return token.strip()
 
 
+def _has_authorization_header(event: dict[str, Any]) -> bool:
+    return any(k.lower() == "authorization" for k in (event.get("headers") or {}))
+
+
 def stage_wildcard_arn(method_arn: str) -> str:
     """``arn:aws:execute-api:region:acct:apiId/stage/VERB/path`` → ``arn:aws:execute-api:region:acct:apiId/stage/*``."""
     arn_prefix, _, resource = method_arn.partition("/")
@@ -49,13 +53,19 @@ def policy(principal_id: str, effect: str, resource: str, context: dict[str, str
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from smartcourse.auth.domain import ANONYMOUS_PRINCIPAL_ID
     from smartcourse.auth.service import get_auth_service
     from smartcourse.errors import Forbidden, Unauthorized
 
     token = _bearer_token(event)
-    if token is None:
-        raise Exception(UNAUTHORIZED)
     resource = stage_wildcard_arn(str(event.get("methodArn", "")))
+    if token is None:
+        if _has_authorization_header(event):
+            raise Exception(UNAUTHORIZED)  # a malformed header is an error even where anyone may call
+        # Only the optional authorizer (no identity source, so API Gateway invokes it without a token)
+        # gets here: the caller is anonymous and the function decides what an anonymous caller sees.
+        return policy(ANONYMOUS_PRINCIPAL_ID, "Allow", resource,
+                      {"user_id": "", "roles": "", "email": "", "token_id": ""})
     try:
         claims, user = get_auth_service().authenticate(token)
     except Unauthorized:

@@ -110,6 +110,15 @@ class ServiceApi(Construct):
             identity_sources=[apigw.IdentitySource.header(AUTHORIZATION_HEADER)],
             results_cache_ttl=Duration.seconds(config.authorizer_cache_ttl_seconds),
         )
+        # For routes open to anyone: no identity source, so API Gateway invokes it even without a token
+        # (and therefore cannot cache its result); it passes an anonymous principal in that case.
+        self.optional_authorizer = apigw.RequestAuthorizer(
+            self, "OptionalAuthorizer",
+            authorizer_name=f"{api_name}-jwt-optional",
+            handler=authorizer_handler,
+            identity_sources=[],
+            results_cache_ttl=Duration.seconds(0),
+        )
         for response_type, status, detail in GATEWAY_RESPONSES:
             self.api.add_gateway_response(
                 f"Response{response_type.response_type.replace('_', '')}",
@@ -143,7 +152,8 @@ class ServiceApi(Construct):
         if method_key in self.methods:
             raise ValueError(f"route {route.method} {route.path} is declared twice in the catalogue")
         if route.authorized:
-            method = resource.add_method(route.method.upper(), integration, authorizer=self.authorizer,
+            authorizer = self.optional_authorizer if route.anonymous else self.authorizer
+            method = resource.add_method(route.method.upper(), integration, authorizer=authorizer,
                                          authorization_type=apigw.AuthorizationType.CUSTOM,
                                          request_validator=self.validator)
         else:

@@ -100,3 +100,15 @@ def test_bad_course_input_is_4xx_and_writes_nothing(http: httpx.Client, db: psyc
 def test_seeded_demo_courses_are_listed(http: httpx.Client, student: Account) -> None:
     found = http.get("/api/v1/courses", params={"q": "Python Beginners"}, headers=student.headers).json()
     assert "Python for Beginners" in [c["title"] for c in found["items"]]
+
+
+def test_reads_are_open_to_anyone_but_a_bad_token_is_still_refused(http: httpx.Client) -> None:
+    listing = http.get("/api/v1/courses")
+    assert listing.status_code == 200
+    assert all(course["status"] == "published" for course in listing.json()["items"])
+    assert http.get("/api/v1/courses", headers={"Authorization": "Bearer forged"}).status_code == 401
+    assert http.get("/api/v1/courses", headers={"Authorization": "Basic Zm9vOmJhcg=="}).status_code == 401
+    # Anonymous callers cannot use the staff-only status filter to see drafts.
+    drafts = http.get("/api/v1/courses", params={"status": "draft"})
+    assert drafts.status_code == 200
+    assert drafts.json()["items"] == [] and drafts.json()["total"] == 0

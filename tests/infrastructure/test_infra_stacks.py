@@ -231,8 +231,7 @@ def test_layers_are_marked(synth: Synth) -> None:
 def test_every_route_is_wired(synth: Synth) -> None:
     resources = synth.lms_resources
     wired = methods(resources)
-    authorizers = [lid for lid, r in resources.items() if r["Type"] == "AWS::ApiGateway::Authorizer"]
-    assert len(authorizers) == 1
+    authorizers = _authorizers(resources)
     expected = {(r.method.upper(), r.path) for f in catalogue.API_FUNCTIONS[SERVICE] for r in f.routes}
     assert set(wired) == expected, "the API has exactly the catalogue's routes"
     for spec in catalogue.API_FUNCTIONS[SERVICE]:
@@ -243,19 +242,34 @@ def test_every_route_is_wired(synth: Synth) -> None:
             assert function_behind(resources, integration["Uri"]) == spec.name, route
             if route.authorized:
                 assert props["AuthorizationType"] == "CUSTOM", route
-                assert props["AuthorizerId"] == {"Ref": authorizers[0]}, route
+                kind = "optional" if route.anonymous else "required"
+                assert props["AuthorizerId"] == {"Ref": authorizers[kind]}, route
             else:
                 assert props["AuthorizationType"] == "NONE", route
                 assert "AuthorizerId" not in props, route
 
 
+def _authorizers(resources: dict[str, Any]) -> dict[str, str]:
+    """``{"required": logical id, "optional": logical id}``: the token-keyed, cached one and the one for
+    routes open to anyone (no identity source, so it is invoked without a token and never cached)."""
+    found = {lid: r["Properties"] for lid, r in resources.items() if r["Type"] == "AWS::ApiGateway::Authorizer"}
+    assert len(found) == 2
+    required = [lid for lid, p in found.items() if p.get("IdentitySource")]
+    optional = [lid for lid, p in found.items() if not p.get("IdentitySource")]
+    assert len(required) == len(optional) == 1
+    return {"required": required[0], "optional": optional[0]}
+
+
 def test_authorizer(synth: Synth) -> None:
     resources = synth.lms_resources
-    [props] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Authorizer"]
-    assert props["Type"] == "REQUEST"
-    assert props["IdentitySource"] == "method.request.header.Authorization"
-    assert 0 <= props["AuthorizerResultTtlInSeconds"] <= 300
-    assert function_behind(resources, props["AuthorizerUri"]) == catalogue.AUTHORIZER.name
+    ids = _authorizers(resources)
+    required, optional = resources[ids["required"]]["Properties"], resources[ids["optional"]]["Properties"]
+    assert required["Type"] == optional["Type"] == "REQUEST"
+    assert required["IdentitySource"] == "method.request.header.Authorization"
+    assert 0 <= required["AuthorizerResultTtlInSeconds"] <= 300
+    assert optional["AuthorizerResultTtlInSeconds"] == 0
+    for props in (required, optional):
+        assert function_behind(resources, props["AuthorizerUri"]) == catalogue.AUTHORIZER.name
 
 
 def test_api_and_stage(synth: Synth) -> None:

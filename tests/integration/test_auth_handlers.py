@@ -249,9 +249,15 @@ def test_authorizer(handler_env: str) -> None:
     assert statement["Effect"] == "Allow"
     assert statement["Resource"] == "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/dev/*"
     assert allowed["context"] == {**allowed["context"], "user_id": user["id"], "roles": "student", "email": email}
-    for bad in (None, "not-a-jwt", token + "x"):
+    for bad in ("not-a-jwt", token + "x"):
         with pytest.raises(Exception, match=r"^Unauthorized$"):
             authorizer.handler(authorizer_event(bad), None)
+    # Without any Authorization header only the optional authorizer (no identity source) is ever invoked:
+    # the caller is anonymous, never anyone's principal.
+    anonymous = authorizer.handler(authorizer_event(None), None)
+    assert anonymous["principalId"] == "anonymous"
+    assert anonymous["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert anonymous["context"]["user_id"] == "" and anonymous["context"]["roles"] == ""
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorizer.handler({"headers": {"Authorization": f"Basic {base64.b64encode(b'a:b').decode()}"},
                             "methodArn": "arn:aws:execute-api:us-east-1:1:a/dev/GET/x"}, None)

@@ -59,3 +59,24 @@ def test_authorizer_policy_covers_the_whole_stage() -> None:
     assert module._bearer_token({"headers": {"authorization": "bearer abc"}}) == "abc"
     assert module._bearer_token({"headers": {"Authorization": "Basic abc"}}) is None
     assert module._bearer_token({"headers": None}) is None
+
+
+def test_optional_principal_is_anonymous_only_for_the_anonymous_grant() -> None:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from smartcourse.auth.domain import ANONYMOUS
+    from smartcourse.errors import Unauthorized
+    from smartcourse.http import optional_principal
+
+    def resolver_with(authorizer: dict) -> APIGatewayRestResolver:
+        app = APIGatewayRestResolver()
+        app.append_context()
+        app.current_event = type("E", (), {"raw_event": {"requestContext": {"authorizer": authorizer}}})()
+        return app
+
+    assert optional_principal(resolver_with({"principalId": "anonymous", "user_id": ""})) == ANONYMOUS
+    user = "6f1c2d4e-0000-4000-8000-000000000001"
+    assert optional_principal(resolver_with({"principalId": user, "user_id": user, "roles": "student"})).user_id \
+        == uuid.UUID(user)
+    with pytest.raises(Unauthorized):
+        optional_principal(resolver_with({}))
+    assert not ANONYMOUS.is_admin and not ANONYMOUS.roles

@@ -14,7 +14,7 @@ from smartcourse.courses.schemas import (
     LevelName,
 )
 from smartcourse.courses.service import get_course_service
-from smartcourse.http import make_resolver, principal, route
+from smartcourse.http import make_resolver, optional_principal, route
 
 FUNCTION = function("lms-courses-list")
 app = make_resolver()
@@ -30,8 +30,8 @@ def list_courses(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> CoursePageOut:
-    page = get_course_service().list_courses(principal(app), status=status, q=q, category=category, level=level,
-                                             instructor_id=instructor_id, limit=limit, offset=offset)
+    page = get_course_service().list_courses(optional_principal(app), status=status, q=q, category=category,
+                                             level=level, instructor_id=instructor_id, limit=limit, offset=offset)
     return CoursePageOut(items=[CourseOut.of(c) for c in page.items], total=page.total, limit=page.limit,
                          offset=page.offset)
 

@@ -6,7 +6,7 @@ from typing import Any
 from smartcourse.catalogue import function
 from smartcourse.courses.schemas import ModuleOut
 from smartcourse.courses.service import get_course_service
-from smartcourse.http import make_resolver, principal, route
+from smartcourse.http import make_resolver, optional_principal, route
 
 FUNCTION = function("lms-modules-get")
 app = make_resolver()
@@ -14,7 +14,7 @@ app = make_resolver()
 
 @route(app, FUNCTION, response_model=ModuleOut, errors=(404,))
 def get_module(module_id: uuid.UUID) -> ModuleOut:
-    return ModuleOut.of(get_course_service().get_module(principal(app), module_id))
+    return ModuleOut.of(get_course_service().get_module(optional_principal(app), module_id))
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from smartcourse.catalogue import function
 from smartcourse.courses.schemas import MAX_OFFSET, ModuleOut, ModulePageOut
 from smartcourse.courses.service import get_course_service
-from smartcourse.http import make_resolver, principal, route
+from smartcourse.http import make_resolver, optional_principal, route
 
 FUNCTION = function("lms-modules-list-by-course")
 app = make_resolver()
@@ -19,7 +19,7 @@ def list_modules(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> ModulePageOut:
-    page = get_course_service().list_modules(principal(app), course_id, limit=limit, offset=offset)
+    page = get_course_service().list_modules(optional_principal(app), course_id, limit=limit, offset=offset)
     return ModulePageOut(items=[ModuleOut.of(m) for m in page.items], total=page.total, limit=page.limit,
                          offset=page.offset)
 

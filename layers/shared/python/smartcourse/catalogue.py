@@ -40,6 +40,9 @@ class HttpRoute:
     method: str
     path: str  # API Gateway style: /api/v1/admin/users/{user_id}
     authorized: bool = True  # behind the Lambda authorizer
+    # Also open to callers without a token ("anyone" in the API contract): served through the
+    # uncached optional authorizer, which passes an anonymous principal when no token is sent.
+    anonymous: bool = False
 
     @property
     def resolver_path(self) -> str:
@@ -97,13 +100,13 @@ _DB_JWT = frozenset({Grant.DATABASE, Grant.JWT_SIGNING_KEY})
 
 
 def _lms(name: str, method: str, path: str, description: str, *, authorized: bool = True,
-         grants: frozenset[Grant] = _DB, module: str | None = None) -> Function:
+         anonymous: bool = False, grants: frozenset[Grant] = _DB, module: str | None = None) -> Function:
     return Function(
         name=f"lms-{name}",
         service=Service.LMS,
         handler=f"lms.{module or name.replace('-', '_')}.handler",
         description=description,
-        routes=(HttpRoute(method, f"/api/v1{path}", authorized),),
+        routes=(HttpRoute(method, f"/api/v1{path}", authorized, anonymous),),
         grants=grants,
     )
 
@@ -185,9 +188,9 @@ LMS_FUNCTIONS: tuple[Function, ...] = (
     # Courses (PUT and PATCH are two functions sharing one handler module: one function per endpoint)
     _lms("courses-create", "POST", "/courses", "Create a draft course (instructor, admin)", module="courses.create"),
     _lms("courses-list", "GET", "/courses", "List courses: published, or the caller's by status; paginated",
-         module="courses.list_courses"),
+         anonymous=True, module="courses.list_courses"),
     _lms("courses-get", "GET", "/courses/{course_id}", "A course with its module and enrollment counts",
-         module="courses.get"),
+         anonymous=True, module="courses.get"),
     _lms("courses-put", "PUT", "/courses/{course_id}", "Update a course (partial body; staff)",
          module="courses.update"),
     _lms("courses-patch", "PATCH", "/courses/{course_id}", "Update a course (partial body; staff)",
@@ -199,7 +202,7 @@ LMS_FUNCTIONS: tuple[Function, ...] = (
     _lms("courses-archive", "POST", "/courses/{course_id}/archive", "Archive a course (staff)",
          module="courses.archive"),
     _lms("courses-list-prerequisites", "GET", "/courses/{course_id}/prerequisites",
-         "Prerequisite courses of a course", module="courses.list_prerequisites"),
+         "Prerequisite courses of a course", anonymous=True, module="courses.list_prerequisites"),
     _lms("courses-add-prerequisite", "POST", "/courses/{course_id}/prerequisites/{prerequisite_id}",
          "Add a prerequisite (staff; idempotent)", module="courses.add_prerequisite"),
     _lms("courses-remove-prerequisite", "DELETE", "/courses/{course_id}/prerequisites/{prerequisite_id}",
@@ -207,8 +210,8 @@ LMS_FUNCTIONS: tuple[Function, ...] = (
     # Modules
     _lms("modules-create", "POST", "/modules", "Add a module to a course (staff)", module="modules.create"),
     _lms("modules-list-by-course", "GET", "/modules/by-course/{course_id}", "Modules of a course, in order",
-         module="modules.list_by_course"),
-    _lms("modules-get", "GET", "/modules/{module_id}", "A module", module="modules.get"),
+         anonymous=True, module="modules.list_by_course"),
+    _lms("modules-get", "GET", "/modules/{module_id}", "A module", anonymous=True, module="modules.get"),
     _lms("modules-put", "PUT", "/modules/{module_id}", "Update a module (partial body; staff)",
          module="modules.update"),
     _lms("modules-patch", "PATCH", "/modules/{module_id}", "Update a module (partial body; staff)",

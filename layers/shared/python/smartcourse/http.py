@@ -21,7 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from pydantic import BaseModel
 
 from smartcourse import context
-from smartcourse.auth.domain import Principal, Role
+from smartcourse.auth.domain import ANONYMOUS, ANONYMOUS_PRINCIPAL_ID, Principal, Role
 from smartcourse.catalogue import Function
 from smartcourse.errors import (
     BadRequest,
@@ -203,6 +203,14 @@ def principal(app: APIGatewayRestResolver) -> Principal:
         raise Unauthorized("Not authenticated") from None
     roles = frozenset(r.strip() for r in str(authorizer.get("roles") or "").split(",") if r.strip())
     return Principal(user_id=user_id, roles=roles)
+
+
+def optional_principal(app: APIGatewayRestResolver) -> Principal:
+    """The caller, or ``ANONYMOUS`` on a route open to anyone when no token was sent (optional authorizer)."""
+    authorizer = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    if authorizer.get("principalId") == ANONYMOUS_PRINCIPAL_ID and not authorizer.get("user_id"):
+        return ANONYMOUS
+    return principal(app)
 
 
 def require_role(caller: Principal, *roles: Role | str) -> Principal:

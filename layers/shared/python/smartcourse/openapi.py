@@ -38,8 +38,12 @@ def build_openapi(service: Service, server_url: str = "/") -> dict[str, Any]:
         )
         for path, operations in part.get("paths", {}).items():
             if all(r.authorized for r in fn.routes):
+                # Routes open to anyone take a token optionally (an empty requirement means "none").
+                security: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+                if all(r.anonymous for r in fn.routes):
+                    security = [{}, *security]
                 for operation in operations.values():
-                    operation.setdefault("security", [{"bearerAuth": []}])
+                    operation.setdefault("security", security)
             document["paths"].setdefault(path, {}).update(operations)
         document["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
     document["paths"] = dict(sorted(document["paths"].items()))

@@ -207,3 +207,9 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.has_role(Role.ADMIN)
+
+
+# A caller without a token on a route open to anyone. The nil UUID owns nothing and holds no role,
+# so every ownership or role check refuses it without a special case.
+ANONYMOUS_PRINCIPAL_ID = "anonymous"
+ANONYMOUS = Principal(user_id=uuid.UUID(int=0), roles=frozenset())

@@ -1,4 +1,4 @@
-"""Who may do what on every Courses and Modules route, over HTTP through the local gateway, from one table."""
+"""Who may do what on every Courses, Modules and Learning assets route, over HTTP through the local gateway."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ ROLES = ("anonymous", "student", "owner", "other", "admin")
 @dataclass(frozen=True)
 class Case:
     method: str
-    path: str  # {D} draft, {P}/{Q} published courses of the owner, {DM}/{PM} their modules
+    path: str  # {D} draft, {P}/{Q} published courses of the owner, {DM}/{PM} their modules, {DA}/{PA}/{PX} assets
     expected: tuple[int, int, int, int, int]  # per ROLES
     body: dict[str, Any] | None = None
     fresh: bool = False  # mutates what it touches: run against a world of its own
@@ -59,17 +59,49 @@ CASES: dict[str, Case] = {
     "put module of draft": Case("PUT", "/modules/{DM}", STAFF_ONLY_DRAFT, {"title": "Renamed"}),
     "delete module of published": Case("DELETE", "/modules/{PM}", (401, 403, 204, 403, 204), fresh=True),
     "delete module of draft": Case("DELETE", "/modules/{DM}", (401, 404, 204, 404, 204), fresh=True),
+    # Learning assets: {DA}/{PA} ready videos, {PX} an article without content
+    "create asset in published": Case("POST", "/assets", (401, 403, 201, 403, 201),
+                                      {"module_id": "{PM}", "title": "Extra", "asset_type": "link",
+                                       "source_url": "https://links.example.test/x"}),
+    "create asset in draft": Case("POST", "/assets", (401, 404, 201, 404, 201),
+                                  {"module_id": "{DM}", "title": "Extra", "asset_type": "article"}),
+    "list assets of published": Case("GET", "/assets/by-module/{PM}", ANY_READER),
+    "list assets of draft": Case("GET", "/assets/by-module/{DM}", READ_DRAFT),
+    "get asset of published": Case("GET", "/assets/{PA}", ANY_READER),
+    "get asset of draft": Case("GET", "/assets/{DA}", READ_DRAFT),
+    "patch asset of published": Case("PATCH", "/assets/{PA}", STAFF_ON_PUBLISHED, {"title": "Renamed"}),
+    "put asset of draft": Case("PUT", "/assets/{DA}", STAFF_ONLY_DRAFT, {"title": "Renamed"}),
+    "delete asset of published": Case("DELETE", "/assets/{PA}", (401, 403, 204, 403, 204), fresh=True),
+    "delete asset of draft": Case("DELETE", "/assets/{DA}", (401, 404, 204, 404, 204), fresh=True),
+    "upload url of published article": Case("POST", "/assets/{PX}/content/upload-url", STAFF_ON_PUBLISHED,
+                                            {"content_type": "application/json", "size_bytes": 500}),
+    "upload url of draft video": Case("POST", "/assets/{DA}/content/upload-url", (401, 404, 422, 404, 422),
+                                      {"content_type": "application/json", "size_bytes": 500}),
+    # Nothing was uploaded: staff get the 404 of the missing object, the others never reach S3.
+    "complete published article": Case("POST", "/assets/{PX}/content/complete", (401, 403, 404, 403, 404)),
+    "complete draft video": Case("POST", "/assets/{DA}/content/complete", (401, 404, 422, 404, 422)),
+    # Content: staff or enrolled students (nobody is enrolled here); a token is always needed.
+    "content of published asset": Case("GET", "/assets/{PA}/content", (401, 403, 200, 403, 200)),
+    "content of draft asset": Case("GET", "/assets/{DA}/content", (401, 404, 200, 404, 200)),
+    "content of an article without content": Case("GET", "/assets/{PX}/content", (401, 403, 403, 403, 403)),
 }
 
 
-def add_asset(db: psycopg.Connection, module_id: str) -> None:
-    db.execute("INSERT INTO assets (id, module_id, title, asset_type, status, source_url) "
-               "VALUES (%s, %s, 'Video', 'video', 'ready', 'https://videos.example.test/v')",
-               (str(uuid.uuid4()), module_id))
+def add_asset(db: psycopg.Connection, module_id: str, asset_type: str = "video") -> str:
+    """A ready video (or, for ``article``, an article without content yet); its id."""
+    asset_id = str(uuid.uuid4())
+    if asset_type == "video":
+        db.execute("INSERT INTO assets (id, module_id, title, asset_type, status, source_url) "
+                   "VALUES (%s, %s, 'Video', 'video', 'ready', 'https://videos.example.test/v')", (asset_id, module_id))
+    else:
+        db.execute("INSERT INTO assets (id, module_id, title, asset_type, status, order_index) "
+                   "VALUES (%s, %s, 'Article', %s, 'draft', 1)", (asset_id, module_id, asset_type))
+    return asset_id
 
 
 def build_world(http: httpx.Client, db: psycopg.Connection, owner: Account) -> dict[str, str]:
-    """A draft D and two published courses P and Q of ``owner``, each with one module holding one asset."""
+    """A draft D and two published courses P and Q of ``owner``, each with one module holding a ready video
+    ({D,P,Q}A); the published ones also an article without content added after publishing ({P,Q}X)."""
     world: dict[str, str] = {}
     for key in ("D", "P", "Q"):
         course = http.post("/api/v1/courses", json={"title": f"Authz {key}"}, headers=owner.headers)
@@ -78,10 +110,11 @@ def build_world(http: httpx.Client, db: psycopg.Connection, owner: Account) -> d
         module = http.post("/api/v1/modules", json={"course_id": world[key], "title": "M"}, headers=owner.headers)
         assert module.status_code == 201, module.text
         world[f"{key}M"] = module.json()["id"]
-        add_asset(db, world[f"{key}M"])
+        world[f"{key}A"] = add_asset(db, world[f"{key}M"])
         if key != "D":
             published = http.post(f"/api/v1/courses/{world[key]}/publish", headers=owner.headers)
             assert published.status_code == 200, published.text
+            world[f"{key}X"] = add_asset(db, world[f"{key}M"], "article")  # added after publishing
     return world
 
 

@@ -47,3 +47,11 @@ class Throttled(DomainError):
 
 class PayloadTooLarge(DomainError):
     """Content above a size limit (413)."""
+
+
+class InvalidContent(BadRequest):
+    """Uploaded content that breaks its schema (400); ``problems`` lists each one with its JSON path."""
+
+    def __init__(self, message: str, problems: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.problems = problems

@@ -28,6 +28,7 @@ from smartcourse.errors import (
     Conflict,
     DomainError,
     Forbidden,
+    InvalidContent,
     NotFound,
     PayloadTooLarge,
     Throttled,
@@ -120,6 +121,8 @@ def make_resolver() -> APIGatewayRestResolver:
         if isinstance(error, ValidationFailed):
             entries = error.problems or [{"loc": ["body"], "msg": error.message, "type": "value_error"}]
             return json_response(HTTPStatus.UNPROCESSABLE_ENTITY, {"detail": validation_entries(entries)})
+        if isinstance(error, InvalidContent):
+            return json_response(status_of(error), {"detail": error.message, "problems": error.problems})
         return json_response(status_of(error), {"detail": error.message}, headers)
 
     @app.exception_handler(RequestValidationError)

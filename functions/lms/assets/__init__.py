@@ -1,0 +1,1 @@
+"""Learning asset endpoints (``/api/v1/assets``)."""

@@ -1,0 +1,22 @@
+"""DELETE /assets/{asset_id}: delete an asset (course staff)."""
+
+import uuid
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from smartcourse.assets.service import get_asset_service
+from smartcourse.catalogue import function
+from smartcourse.http import make_resolver, no_content, principal, route
+
+FUNCTION = function("lms-assets-delete")
+app = make_resolver()
+
+
+@route(app, FUNCTION, status_code=204, errors=(403, 404))
+def delete_asset(asset_id: uuid.UUID) -> Response[None]:
+    get_asset_service().delete_asset(principal(app), asset_id)
+    return no_content()
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,22 @@
+"""GET /assets/{asset_id}: an asset (readers of its course); a ready article's content URL for staff and learners."""
+
+import uuid
+from typing import Any
+
+from smartcourse.assets.schemas import AssetOut
+from smartcourse.assets.service import get_asset_service
+from smartcourse.catalogue import function
+from smartcourse.http import make_resolver, optional_principal, route
+
+FUNCTION = function("lms-assets-get")
+app = make_resolver()
+
+
+@route(app, FUNCTION, response_model=AssetOut, errors=(404,))
+def get_asset(asset_id: uuid.UUID) -> AssetOut:
+    asset, content_url = get_asset_service().get_asset(optional_principal(app), asset_id)
+    return AssetOut.of(asset, content_url)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""Certificate endpoints (``/api/v1/certificates``)."""

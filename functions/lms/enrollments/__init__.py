@@ -1,0 +1,1 @@
+"""Enrollment endpoints (``/api/v1/enrollments``)."""

@@ -1,0 +1,21 @@
+"""GET /enrollments/{enrollment_id}: an enrollment (its learner or course staff; 404 otherwise)."""
+
+import uuid
+from typing import Any
+
+from smartcourse.catalogue import function
+from smartcourse.enrollments.schemas import EnrollmentOut
+from smartcourse.enrollments.service import get_enrollment_service
+from smartcourse.http import make_resolver, principal, route
+
+FUNCTION = function("lms-enrollments-get")
+app = make_resolver()
+
+
+@route(app, FUNCTION, response_model=EnrollmentOut, errors=(404,))
+def get_enrollment(enrollment_id: uuid.UUID) -> EnrollmentOut:
+    return EnrollmentOut.of_view(get_enrollment_service().get_enrollment(principal(app), enrollment_id))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,31 @@
+"""GET /enrollments/course/{course_id}: a course's enrollments (course staff; paginated; ``?status=``)."""
+
+import uuid
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from smartcourse.catalogue import function
+from smartcourse.courses.schemas import MAX_OFFSET
+from smartcourse.enrollments.schemas import EnrollmentOut, EnrollmentPageOut, EnrollmentStatusName
+from smartcourse.enrollments.service import get_enrollment_service
+from smartcourse.http import make_resolver, principal, route
+
+FUNCTION = function("lms-enrollments-list-by-course")
+app = make_resolver()
+
+
+@route(app, FUNCTION, response_model=EnrollmentPageOut, errors=(403, 404))
+def list_course_enrollments(
+    course_id: uuid.UUID,
+    status: Annotated[EnrollmentStatusName | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> EnrollmentPageOut:
+    page = get_enrollment_service().list_for_course(principal(app), course_id, status=status, limit=limit,
+                                                    offset=offset)
+    return EnrollmentPageOut(items=[EnrollmentOut.of_view(v) for v in page.items], total=page.total,
+                             limit=page.limit, offset=page.offset)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""Progress endpoints (``/api/v1/progress``)."""

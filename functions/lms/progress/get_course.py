@@ -1,0 +1,22 @@
+"""GET /progress/courses/{course_id}/enrollment/{enrollment_id}: course progress per module and asset."""
+
+import uuid
+from typing import Any
+
+from smartcourse.catalogue import function
+from smartcourse.enrollments.schemas import CourseProgressOut
+from smartcourse.enrollments.service import get_enrollment_service
+from smartcourse.http import make_resolver, principal, route
+
+FUNCTION = function("lms-progress-get-course")
+app = make_resolver()
+
+
+@route(app, FUNCTION, response_model=CourseProgressOut, errors=(404,))
+def get_course_progress(course_id: uuid.UUID, enrollment_id: uuid.UUID) -> CourseProgressOut:
+    return CourseProgressOut.of(get_enrollment_service().get_course_progress(principal(app), course_id,
+                                                                             enrollment_id))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""Learning assets of modules and their article content: schemas, queries and use cases."""

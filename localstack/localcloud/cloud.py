@@ -108,6 +108,9 @@ class LocalCloud:
         self.runner = LocalCloudRunner(cdk_out=cdk_out, ports=api_ports, overrides=overrides,
                                        state_dir=self.config.state_dir / "runner")
         self.runner.start()
+        if self.config.seed:
+            # The content bucket exists only now (the runner provisions it): the demo articles' content.
+            self._seed_content()
         self.write_endpoints()
 
     def _create_topics(self) -> None:
@@ -126,6 +129,24 @@ class LocalCloud:
         from smartcourse.seed import seed_demo
 
         self.seeded = seed_demo(self.database_urls["lms"])
+
+    def _seed_content(self) -> None:
+        import boto3
+        from smartcourse.seed import seed_article_content
+
+        bucket = self.runner.function_environment("lms-assets-complete-upload")["CONTENT_BUCKET"]
+        s3 = boto3.client("s3", endpoint_url=self.moto.endpoint, region_name=EMULATOR_ENV["AWS_REGION"])
+
+        def put_object(key: str, body: bytes) -> None:
+            s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+
+        def read_object(key: str) -> bytes | None:
+            try:
+                return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            except s3.exceptions.NoSuchKey:
+                return None
+
+        self.seeded["articles"] = seed_article_content(self.database_urls["lms"], put_object, read_object)
 
     def endpoints(self) -> dict[str, Any]:
         # Only the APIs the template declares are served (AI and Analytics arrive with their issues).

@@ -6,13 +6,18 @@ Accounts (passwords are documented in the README, local only):
 - instructor1..2@smartcourse.local / ``Instructor-pass-1``
 - student1..5@smartcourse.local / ``Student-pass-1``
 - three demo courses of the instructors: two published (with modules and video/link assets), one draft
+- an article (editor document) in a published course, whose content is really in the content bucket: added by
+  :func:`seed_article_content` once the local cloud's buckets exist (after the runner started)
 
-Idempotent: accounts that exist are left as they are; a course is matched on its instructor and title.
+Idempotent: accounts that exist are left as they are; a course is matched on its instructor and title, an
+article on its module and title (its content is uploaded again only when missing or different).
 """
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import URL, Engine
@@ -120,3 +125,97 @@ def seed_courses(engine: Engine) -> dict[str, list[str]]:
             service.publish_course(owner, course.id)
         result["created"].append(title)
     return result
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+def _paragraph(text: str) -> dict[str, Any]:
+    return {"type": "paragraph", "content": [_text(text)]}
+
+
+PYTHON_ARTICLE: dict[str, Any] = {"schema": "smartcourse.editor.v1", "doc": {"type": "doc", "content": [
+    {"type": "heading", "attrs": {"level": 1}, "content": [_text("Python in a nutshell")]},
+    _paragraph("Python is a general-purpose programming language that reads almost like plain English. "
+               "You write a program in a text file ending in .py and run it with the python command."),
+    {"type": "heading", "attrs": {"level": 2}, "content": [_text("Your first program")]},
+    {"type": "codeBlock", "content": [_text('name = "world"\nprint(f"Hello, {name}!")')]},
+    _paragraph("Variables hold values, functions group steps under a name, and indentation marks blocks."),
+    {"type": "bulletList", "content": [
+        {"type": "listItem", "content": [_paragraph("Numbers, strings and lists are built in.")]},
+        {"type": "listItem", "content": [_paragraph("if, for and while steer the flow of a program.")]},
+        {"type": "listItem", "content": [_paragraph("The standard library covers files, dates, JSON and more.")]},
+    ]},
+]}}
+
+# (instructor email, course title, module title, article title, editor document)
+DemoArticle = tuple[str, str, str, str, dict[str, Any]]
+DEMO_ARTICLES: tuple[DemoArticle, ...] = (
+    ("instructor1@smartcourse.local", "Python for Beginners", "Getting started", "Python in a nutshell",
+     PYTHON_ARTICLE),
+)
+
+
+def seed_article_content(database: str | URL | Engine, put_object: Callable[[str, bytes], None],
+                         read_object: Callable[[str], bytes | None]) -> dict[str, list[str]]:
+    """The demo articles, with their content in the content bucket; runs once the bucket exists.
+
+    ``put_object(key, body)`` stores an object and ``read_object(key)`` returns it (``None`` when missing), both
+    in the content bucket. A missing article asset is added to its (seeded) module; its document is uploaded
+    under the asset's content key and the asset marked ``ready`` with size and SHA-256, as a completed upload
+    would. An article already ready whose object is there with the same hash is left alone, so this is
+    idempotent, and it repairs a database that outlived the emulator's objects. Returns
+    ``{"uploaded": [titles], "existing": [titles]}``; articles whose course or module is missing are skipped.
+    """
+    import uuid
+
+    from sqlalchemy import and_, func, insert, select, update
+
+    from smartcourse.assets.repository import next_order_index
+    from smartcourse.db.engine import make_engine
+    from smartcourse.db.tables import assets, courses, modules, users
+    from smartcourse.learning.content import check_document, content_key, sha256_hex
+
+    engine = database if isinstance(database, Engine) else make_engine(database)
+    result: dict[str, list[str]] = {"uploaded": [], "existing": []}
+    try:
+        for email, course_title, module_title, title, document in DEMO_ARTICLES:
+            body = json.dumps(document).encode()
+            problems = check_document(body)
+            assert not problems, problems  # the demo document is valid editor content
+            digest = sha256_hex(body)
+            with engine.begin() as conn:
+                found = conn.execute(
+                    select(courses.c.id.label("course_id"), modules.c.id.label("module_id"))
+                    .select_from(users.join(courses, courses.c.instructor_id == users.c.id)
+                                 .join(modules, modules.c.course_id == courses.c.id))
+                    .where(and_(users.c.email == email, courses.c.title == course_title,
+                                modules.c.title == module_title))).first()
+                if found is None:
+                    continue
+                asset = conn.execute(select(assets).where(and_(
+                    assets.c.module_id == found.module_id, assets.c.title == title,
+                    assets.c.asset_type == "article")).with_for_update()).first()
+                if asset is None:
+                    asset_id = uuid.uuid4()
+                    conn.execute(insert(assets).values(id=asset_id, module_id=found.module_id, title=title,
+                                                       asset_type="article", status="draft",
+                                                       order_index=next_order_index(conn, found.module_id)))
+                    asset = conn.execute(select(assets).where(assets.c.id == asset_id)).one()
+                key = content_key(found.course_id, found.module_id, asset.id)
+                if asset.status == "ready" and asset.content_hash == digest:
+                    stored = read_object(key)
+                    if stored is not None and sha256_hex(stored) == digest:
+                        result["existing"].append(title)
+                        continue
+                put_object(key, body)
+                same = asset.status == "ready" and asset.content_hash == digest
+                conn.execute(update(assets).where(assets.c.id == asset.id).values(
+                    status="ready", size_bytes=len(body), content_hash=digest, validation_error=None,
+                    content_version=asset.content_version + (0 if same else 1), updated_at=func.now()))
+                result["uploaded"].append(title)
+        return result
+    finally:
+        if not isinstance(database, Engine):
+            engine.dispose()

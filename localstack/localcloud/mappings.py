@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import abc
 import base64
 import json
 import logging
@@ -73,8 +74,9 @@ class _Poller(threading.Thread):
                 log.exception("%s: poller failed; restarting in 2 s", self.mapping.qid)
                 self.stopping.wait(2)
 
+    @abc.abstractmethod
     def poll_forever(self) -> None:
-        raise NotImplementedError
+        """Poll the source and invoke the function until ``stopping`` is set (one implementation per source)."""
 
 
 # --------------------------------------------------------------------------------------------- SQS

@@ -102,7 +102,8 @@ class ServiceFunction(Construct):
         grants = spec.grants
         unsupported = grants - SUPPORTED_GRANTS
         if unsupported:
-            raise NotImplementedError(
+            # Fail the synth rather than deploy a function silently missing a permission it declares.
+            raise ValueError(
                 f"{spec.name}: grant(s) {', '.join(sorted(unsupported))} are not wired by the stacks yet "
                 "(stacks/constructs/service_function.py)"
             )

@@ -20,9 +20,8 @@ from smartcourse import storage
 from smartcourse.assets import repository as repo
 from smartcourse.assets.repository import AssetRecord
 from smartcourse.auth.domain import ANONYMOUS, Principal
-from smartcourse.courses import repository as courses_repo
 from smartcourse.courses.repository import CourseRecord, ModuleRecord
-from smartcourse.courses.service import MODULE_NOT_FOUND, CourseService, Page, _not_null, _utc_now
+from smartcourse.courses.service import CourseService, Page, _not_null, _utc_now
 from smartcourse.db.unit_of_work import UnitOfWork
 from smartcourse.errors import (
     BadRequest,
@@ -101,18 +100,8 @@ class AssetService:
             raise RuntimeError("CONTENT_BUCKET is not configured for this function")
         return self._content.bucket
 
-    @staticmethod
-    def _module_for(conn: Connection, actor: Principal, module_id: uuid.UUID, *,
-                    staff: bool) -> tuple[ModuleRecord, CourseRecord]:
-        module = courses_repo.get_module(conn, module_id)
-        if module is None:
-            raise NotFound(MODULE_NOT_FOUND)
-        try:
-            course = (CourseService._staffed(conn, actor, module.course_id) if staff
-                      else CourseService._readable(conn, actor, module.course_id))
-        except NotFound:
-            raise NotFound(MODULE_NOT_FOUND) from None
-        return module, course
+    # Rights on an asset are those on its module's course: one rule, kept in the courses service.
+    _module_for = staticmethod(CourseService._module_for)
 
     @classmethod
     def _asset_for(cls, conn: Connection, actor: Principal, asset_id: uuid.UUID, *,

@@ -257,14 +257,18 @@ class CourseService:
 
     # --- modules -----------------------------------------------------------------------------------------
 
-    def _module_for(self, conn: Connection, actor: Principal, module_id: uuid.UUID, *,
+    @classmethod
+    def _module_for(cls, conn: Connection, actor: Principal, module_id: uuid.UUID, *,
                     staff: bool) -> tuple[ModuleRecord, CourseRecord]:
+        """The module and its course if the actor may read it (``staff``: change it); 404 otherwise.
+
+        Also the assets service's way in: an asset's rights are its module's course's."""
         module = repo.get_module(conn, module_id)
         if module is None:
             raise NotFound(MODULE_NOT_FOUND)
         try:
-            course = (self._staffed(conn, actor, module.course_id) if staff
-                      else self._readable(conn, actor, module.course_id))
+            course = (cls._staffed(conn, actor, module.course_id) if staff
+                      else cls._readable(conn, actor, module.course_id))
         except NotFound:
             raise NotFound(MODULE_NOT_FOUND) from None
         return module, course

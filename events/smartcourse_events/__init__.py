@@ -6,28 +6,24 @@ and consumers (which validate on read and tolerate added payload fields).
 to ``docs/events/`` (``make events``).
 """
 
-from smartcourse_events.envelope import EventEnvelope
-from smartcourse_events.registry import (
-    ROUTES,
-    Route,
-    UnknownEventType,
-    build_event,
-    json_schemas,
-    parse_event,
-    payload_model,
-    route_for,
-    topic_for,
-)
+from __future__ import annotations
 
-__all__ = [
-    "ROUTES",
-    "EventEnvelope",
-    "Route",
-    "UnknownEventType",
-    "build_event",
-    "json_schemas",
-    "parse_event",
-    "payload_model",
-    "route_for",
-    "topic_for",
-]
+import importlib
+from typing import Any
+
+# Lazy: importing ``smartcourse_events.topics`` (the catalogue does, on every function's hot path) must not
+# pull pydantic and every model in; the names below load on first use.
+_EXPORTS = {
+    "EventEnvelope": "smartcourse_events.envelope",
+    **{name: "smartcourse_events.registry" for name in (
+        "ROUTES", "Route", "UnknownEventType", "build_event", "json_schemas", "parse_event", "payload_model",
+        "route_for", "topic_for")},
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'smartcourse_events' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

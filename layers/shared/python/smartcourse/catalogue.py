@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from smartcourse_events import topics
+
 
 class Service(StrEnum):
     LMS = "lms"
@@ -33,6 +35,11 @@ class Grant(StrEnum):
     OUTBOX_NUDGE = "outbox-nudge"  # invoke the outbox publisher asynchronously
     CONTENT_BUCKET = "content-bucket"  # read/write objects under courses/* of the content bucket
     CERTIFICATE_BUCKET = "certificate-bucket"  # read/write objects under certificates/* of the certificates bucket
+    KAFKA_PRODUCE = "kafka-produce"  # connect to the event cluster and write to the event topics (MSK IAM)
+    NOTIFICATION_QUEUE = "notification-queue"  # send messages to the notification send queue
+    EMAIL = "email"  # send email through SES from the stage's sender identity
+    SMS = "sms"  # publish SMS through SNS and check phone-number opt-outs
+    ISSUE_ONE_TIME_TOKEN = "issue-one-time-token"  # noqa: S105 - invoke lms-auth-issue-one-time-token
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,12 @@ class Function:
     grants: frozenset[Grant] = field(default_factory=frozenset)
     timeout_seconds: int = 10
     memory_mb: int = 512
+    # The REST API serving ``routes`` when it is not the owner's own (notification routes are on the LMS API).
+    api: Service | None = None
+
+    @property
+    def api_service(self) -> Service:
+        return self.api or self.service
 
     @property
     def route(self) -> HttpRoute:
@@ -282,8 +295,85 @@ LMS_INTERNAL_FUNCTIONS: tuple[Function, ...] = (
     ),
 )
 
-API_FUNCTIONS: dict[Service, tuple[Function, ...]] = {Service.LMS: LMS_FUNCTIONS}
+# Event-driven functions: Kafka consumers, SQS workers, scheduled jobs (no route).
+LMS_OUTBOX_PUBLISHER = Function(
+    name="lms-outbox-publisher",
+    service=Service.LMS,
+    handler="platform_fns.outbox_publisher.handler",
+    description="Publishes due outbox rows of the LMS database to Kafka (scheduled backstop, nudged after commits)",
+    schedule=ScheduleTrigger("rate(1 minute)"),
+    grants=frozenset({Grant.DATABASE, Grant.KAFKA_PRODUCE}),
+    timeout_seconds=60,
+)
+
+LMS_EVENT_FUNCTIONS: tuple[Function, ...] = (
+    LMS_OUTBOX_PUBLISHER,
+    Function(
+        name="lms-consume-course-processing",
+        service=Service.LMS,
+        handler="lms.consumers.course_processing.handler",
+        description="Applies course.processing_completed / course.processing_failed to the course's processing_status",
+        kafka=KafkaTrigger(topics=(topics.COURSE_EVENTS,)),
+        grants=_DB,
+        timeout_seconds=60,
+    ),
+)
+
+NOTIFICATION_SEND_QUEUE = "notification-sends"
+
+
+def _notification_api(name: str, method: str, path: str, description: str, *,
+                      grants: frozenset[Grant] = _DB) -> Function:
+    return Function(
+        name=f"notification-{name}",
+        service=Service.NOTIFICATION,
+        handler=f"notification.{name.replace('-', '_')}.handler",
+        description=description,
+        routes=(HttpRoute(method, f"/api/v1/notifications{path}"),),
+        grants=grants,
+        api=Service.LMS,
+    )
+
+
+NOTIFICATION_API_FUNCTIONS: tuple[Function, ...] = (
+    _notification_api("list-mine", "GET", "/me", "The caller's in-app notifications, newest first (?unread=true)"),
+    _notification_api("mark-read", "POST", "/{notification_id}/read", "Mark one of the caller's notifications read"),
+    _notification_api("get-preferences", "GET", "/preferences", "The caller's notification preferences"),
+    _notification_api("update-preferences", "PUT", "/preferences", "Replace the caller's notification preferences"),
+    _notification_api("list-templates", "GET", "/templates", "Templates, their channels and variables (admin)",
+                      grants=frozenset()),
+    _notification_api("preview-template", "POST", "/templates/{name}/preview",
+                      "Render a template with a sample context (admin)", grants=frozenset()),
+)
+
+NOTIFICATION_EVENT_FUNCTIONS: tuple[Function, ...] = (
+    Function(
+        name="notification-consume-events",
+        service=Service.NOTIFICATION,
+        handler="notification.consume_events.handler",
+        description="Turns user, course, enrollment and certificate events into sends (email, SMS, in-app)",
+        kafka=KafkaTrigger(topics=(topics.USER_EVENTS, topics.COURSE_EVENTS, topics.ENROLLMENT_EVENTS)),
+        grants=frozenset({Grant.DATABASE, Grant.NOTIFICATION_QUEUE}),
+        timeout_seconds=60,
+    ),
+    Function(
+        name="notification-send",
+        service=Service.NOTIFICATION,
+        handler="notification.send.handler",
+        description="Delivers queued sends through SES (email) and SNS (SMS); partial batch responses",
+        sqs=SqsTrigger(queue=NOTIFICATION_SEND_QUEUE, batch_size=10),
+        grants=frozenset({Grant.DATABASE, Grant.EMAIL, Grant.SMS, Grant.ISSUE_ONE_TIME_TOKEN}),
+        timeout_seconds=30,
+    ),
+)
+
+# Functions serving routes, by the REST API that serves them (notification routes are on the LMS API).
+API_FUNCTIONS: dict[Service, tuple[Function, ...]] = {Service.LMS: (*LMS_FUNCTIONS, *NOTIFICATION_API_FUNCTIONS)}
 INTERNAL_FUNCTIONS: dict[Service, tuple[Function, ...]] = {Service.LMS: LMS_INTERNAL_FUNCTIONS}
+EVENT_FUNCTIONS: dict[Service, tuple[Function, ...]] = {
+    Service.LMS: LMS_EVENT_FUNCTIONS,
+    Service.NOTIFICATION: NOTIFICATION_EVENT_FUNCTIONS,
+}
 
 PLATFORM_FUNCTIONS: tuple[Function, ...] = (AUTHORIZER, MIGRATE)
 
@@ -291,6 +381,7 @@ ALL_FUNCTIONS: tuple[Function, ...] = (
     *PLATFORM_FUNCTIONS,
     *(f for fs in API_FUNCTIONS.values() for f in fs),
     *(f for fs in INTERNAL_FUNCTIONS.values() for f in fs),
+    *(f for fs in EVENT_FUNCTIONS.values() for f in fs),
 )
 
 _BY_NAME = {f.name: f for f in ALL_FUNCTIONS}

@@ -161,6 +161,17 @@ outbox = Table(
     Index("ix_outbox_aggregate_id_id", "aggregate_id", "id"),
 )
 
+# Event ids a consumer of this database has applied, written in the same transaction as the effect
+# (consumers are idempotent by event_id). One table for all of the database's consumers.
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("event_id", Uuid, primary_key=True),
+    Column("event_type", String(100), nullable=False),
+    _ts("processed_at", nullable=False, default_now=True),
+)
+
 courses = Table(
     "courses",
     metadata,
@@ -307,6 +318,7 @@ __all__ = [
     "modules",
     "outbox",
     "password_reset_tokens",
+    "processed_events",
     "refresh_tokens",
     "user_roles",
     "users",

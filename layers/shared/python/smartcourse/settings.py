@@ -41,6 +41,20 @@ class Settings:
     content_upload_url_ttl_seconds: int
     content_download_url_ttl_seconds: int
     content_max_bytes: int
+    # Events: Kafka client auth ("iam" on MSK Serverless, else plaintext), the outbox publisher's tuning and
+    # the function request handlers nudge after a commit that wrote outbox rows (unset: no nudge).
+    kafka_auth: str
+    outbox_publisher_function: str | None
+    outbox_batch_size: int
+    outbox_max_attempts: int
+    # Consumers: the SQS dead-letter queue for records that keep failing, and how often a record is tried.
+    consumer_dlq_url: str | None
+    consumer_max_attempts: int
+    # Notifications: the send queue, the SES sender, the LMS function minting one-time tokens, web-app links.
+    notification_queue_url: str | None
+    mail_from: str
+    token_issuer_function: str | None
+    app_base_url: str
 
 
 def _int(name: str, default: int) -> int:
@@ -76,4 +90,14 @@ def get_settings() -> Settings:
         content_upload_url_ttl_seconds=_int("CONTENT_UPLOAD_URL_TTL_SECONDS", 600),
         content_download_url_ttl_seconds=_int("CONTENT_DOWNLOAD_URL_TTL_SECONDS", 600),
         content_max_bytes=_int("CONTENT_MAX_BYTES", 2 * 1024 * 1024),
+        kafka_auth=env("KAFKA_AUTH", "plaintext"),
+        outbox_publisher_function=env("OUTBOX_PUBLISHER_FUNCTION") or None,
+        outbox_batch_size=_int("OUTBOX_BATCH_SIZE", 500),
+        outbox_max_attempts=_int("OUTBOX_MAX_ATTEMPTS", 10),
+        consumer_dlq_url=env("CONSUMER_DLQ_URL") or None,
+        consumer_max_attempts=_int("CONSUMER_MAX_ATTEMPTS", 3),
+        notification_queue_url=env("NOTIFICATION_QUEUE_URL") or None,
+        mail_from=env("MAIL_FROM", "no-reply@smartcourse.local"),
+        token_issuer_function=env("TOKEN_ISSUER_FUNCTION") or None,
+        app_base_url=env("APP_BASE_URL", "http://127.0.0.1:3000"),
     )

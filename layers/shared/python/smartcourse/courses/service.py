@@ -6,11 +6,12 @@ functions of ``smartcourse.learning``; this module loads state, applies them, st
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
@@ -35,7 +36,12 @@ from smartcourse.learning.courses import (
 )
 from smartcourse.learning.prerequisites import check_prerequisite_link
 
+if TYPE_CHECKING:
+    from smartcourse_events.envelope import EventEnvelope
+
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 COURSE_NOT_FOUND = "Course not found"
 MODULE_NOT_FOUND = "Module not found"
@@ -342,3 +348,41 @@ def get_course_service() -> CourseService:
     if _service is None:
         _service = course_service_from_settings()
     return _service
+
+
+# --- processing results (the AI service reports back through course.processing_* events) ----------------------
+
+
+def record_processing_result(conn: Connection, course_id: uuid.UUID, *, succeeded: bool,
+                             now: datetime | None = None) -> bool | None:
+    """Set ``processing_status`` to ready/failed inside the caller's transaction (an event consumer's).
+
+    None when the course does not exist (deleted meanwhile); else whether the status changed.
+    """
+    from smartcourse.learning.courses import finish_processing
+
+    course = repo.get_course(conn, course_id, for_update=True)
+    if course is None:
+        return None
+    transition = finish_processing(_state(course), succeeded)
+    if transition.changed:
+        repo.update_course(conn, course_id, {"processing_status": transition.course.processing_status.value},
+                           now or _utc_now())
+    return transition.changed
+
+
+def apply_processing_event(envelope: EventEnvelope, conn: Connection) -> None:
+    """Consumer effect for ``course.processing_completed`` / ``course.processing_failed``."""
+    from smartcourse_events.course import CourseProcessingCompletedV1, CourseProcessingFailedV1
+
+    succeeded = envelope.event_type == CourseProcessingCompletedV1.event_type
+    model = CourseProcessingCompletedV1 if succeeded else CourseProcessingFailedV1
+    payload = model.model_validate(envelope.payload)
+    changed = record_processing_result(conn, payload.course_id, succeeded=succeeded)
+    ids = {"event_id": str(envelope.event_id), "course_id": str(payload.course_id)}
+    if changed is None:
+        # Not poison: the course may have been deleted after publishing; there is nothing left to update.
+        log.warning("processing result for an unknown course ignored", extra=ids)
+    elif isinstance(payload, CourseProcessingFailedV1):
+        # No column keeps the error (schema unchanged); the log does, for staff. It never holds personal data.
+        log.warning("course processing failed: %s", payload.error[:500], extra=ids)

@@ -1,0 +1,16 @@
+"""Kafka consumer: the AI service's course.processing_completed / course.processing_failed set processing_status."""
+
+from smartcourse.consumers import EventConsumer
+from smartcourse.courses.service import apply_processing_event
+from smartcourse.db.engine import get_engine
+
+consumer = EventConsumer(
+    name="lms-course-processing",
+    effects={
+        "course.processing_completed": apply_processing_event,
+        "course.processing_failed": apply_processing_event,
+    },
+    engine=get_engine,
+)
+
+handler = consumer.lambda_handler

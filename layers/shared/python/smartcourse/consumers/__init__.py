@@ -1,0 +1,32 @@
+"""Idempotent Kafka event consumers for Lambda (see ``framework`` and docs/events.md).
+
+Usage, in a function module::
+
+    from smartcourse.consumers import EventConsumer
+    from smartcourse.db.engine import get_engine
+
+    consumer = EventConsumer(name="lms-course-processing", effects={"course.processing_completed": apply},
+                             engine=get_engine)
+    handler = consumer.lambda_handler
+"""
+
+from smartcourse.consumers.dlq import DeadLetterError, dead_letter_message
+from smartcourse.consumers.framework import (
+    PROCESSED_EVENTS,
+    BatchSummary,
+    Effect,
+    EventConsumer,
+    make_handler,
+    typed_payload,
+)
+
+__all__ = [
+    "PROCESSED_EVENTS",
+    "BatchSummary",
+    "DeadLetterError",
+    "Effect",
+    "EventConsumer",
+    "dead_letter_message",
+    "make_handler",
+    "typed_payload",
+]

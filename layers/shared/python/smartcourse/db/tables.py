@@ -159,6 +159,8 @@ outbox = Table(
     Index("uq_outbox_event_id", "event_id", unique=True),
     Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_outbox_aggregate_id_id", "aggregate_id", "id"),
+    # The publisher claims pending rows in id order; published rows (most of the table) stay out of it.
+    Index("ix_outbox_pending_id", "id", postgresql_where=text("status = 'pending'")),
 )
 
 # Event ids a consumer of this database has applied, written in the same transaction as the effect

@@ -29,6 +29,7 @@ class UnitOfWork:
         self._producer = producer
         self._connection: Connection | None = None
         self._events: list[EventEnvelope] = []
+        self._wrote_outbox = False
 
     @property
     def connection(self) -> Connection:
@@ -40,6 +41,7 @@ class UnitOfWork:
         self._connection = self._engine.connect()
         self._connection.begin()
         self._events = []
+        self._wrote_outbox = False
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -87,15 +89,31 @@ class UnitOfWork:
         ]
         self.connection.execute(insert(outbox), rows)
         self._events = []
+        self._wrote_outbox = True
 
     def commit(self) -> None:
         self.flush_events()
         self.connection.commit()
+        wrote_outbox, self._wrote_outbox = self._wrote_outbox, False
         # Keep the unit usable: a use case may commit (e.g. a recorded login failure) and go on.
         self.connection.begin()
+        if wrote_outbox:
+            self._nudge_publisher()
+
+    @staticmethod
+    def _nudge_publisher() -> None:
+        """Ask the outbox publisher to drain now (best effort; its schedule is the backstop)."""
+        from smartcourse.settings import get_settings
+
+        function_name = get_settings().outbox_publisher_function
+        if function_name:
+            from smartcourse.outbox.nudge import nudge
+
+            nudge(function_name)
 
     def rollback(self) -> None:
         self._events = []
+        self._wrote_outbox = False
         if self._connection is not None and self._connection.in_transaction():
             self._connection.rollback()
 

@@ -1,0 +1,58 @@
+"""Nudge the outbox publisher right after a commit that wrote outbox rows (commit → topic within seconds).
+
+An asynchronous Lambda invoke (``InvocationType=Event``) with ``{"reason": "nudge"}``.
+Best effort: any error is logged and swallowed, the schedule is the backstop.
+The client is cached per endpoint and built with short timeouts and no retries:
+a request must not wait long on a nudge. Locally, boto3 sends it to
+``AWS_ENDPOINT_URL_LAMBDA`` (the local cloud's Lambda Invoke API).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+NUDGE_PAYLOAD = json.dumps({"reason": "nudge"}).encode()
+_clients: dict[tuple[str | None, ...], Any] = {}
+_lock = threading.Lock()
+
+
+def _timeout(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+def _client() -> Any:
+    # Keyed on what decides where the call goes, so a changed endpoint (tests, local cloud restart) is honoured.
+    key = (os.environ.get("AWS_ENDPOINT_URL_LAMBDA"), os.environ.get("AWS_ENDPOINT_URL"),
+           os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    client = _clients.get(key)
+    if client is None:
+        with _lock:
+            client = _clients.get(key)
+            if client is None:
+                import boto3
+                from botocore.config import Config
+
+                config = Config(connect_timeout=_timeout("OUTBOX_NUDGE_CONNECT_TIMEOUT_SECONDS", 1.0),
+                                read_timeout=_timeout("OUTBOX_NUDGE_READ_TIMEOUT_SECONDS", 2.0),
+                                retries={"max_attempts": 0, "mode": "standard"})
+                client = boto3.client("lambda", config=config)
+                _clients[key] = client
+    return client
+
+
+def nudge(function_name: str) -> bool:
+    """Ask ``function_name`` to drain now; True when the invoke was accepted. Never raises."""
+    try:
+        _client().invoke(FunctionName=function_name, InvocationType="Event", Payload=NUDGE_PAYLOAD)
+        return True
+    except Exception as exc:
+        log.warning("outbox nudge of %s failed (the schedule will publish): %s: %s", function_name,
+                    type(exc).__name__, exc)
+        return False

@@ -23,7 +23,7 @@ import httpx
 from localcloud.cloud import LocalCloud, LocalCloudConfig
 from localcloud.services import free_port
 
-from tests.benchmarks import lms_workload
+from tests.benchmarks import event_latency, lms_workload, outbox
 from tests.benchmarks.cold_start import ColdStart, LmsTargets, measure
 from tests.benchmarks.latency import Latency, time_calls
 from tests.benchmarks.lms_data import COURSES, BenchCourse, insert_courses
@@ -211,9 +211,66 @@ def _render(cold: list[ColdStart], gateway: list[Latency], handler_only: list[La
     return "\n".join(lines)
 
 
+def _outbox_drain(cloud: LocalCloud) -> outbox.DrainResult:
+    """On the cloud's server and broker, in a database of its own: the cloud's scheduled publisher drains only the
+    LMS database, so it cannot take rows from the measured drain."""
+    from smartcourse.db.migrate import upgrade
+
+    url = cloud.postgres.database_url("outbox_bench")
+    upgrade(url)
+    return outbox.measure_drain(url, cloud.kafka.bootstrap, cloud.kafka.create_topics,
+                                rows=int(os.environ.get("BENCH_OUTBOX_ROWS", str(outbox.ROWS))),
+                                runs=int(os.environ.get("BENCH_OUTBOX_RUNS", str(outbox.RUNS))))
+
+
+EVENTS_HEADING = "## Event backbone"
+LATENCY_GOAL_P95_MS = 2000.0
+
+
+def _render_latency(result: event_latency.LatencyResult) -> list[str]:
+    met = "met" if result.p95_ms <= LATENCY_GOAL_P95_MS else "not met"
+    return [
+        "",
+        "## Commit → consumer latency",
+        "",
+        f"{result.writes:,} unit-of-work commits at a steady {result.rate_per_s:g} writes/s (achieved "
+        f"{result.achieved_rate_per_s:g}/s), each writing one outbox row exactly as a request handler does (nudge "
+        "included); measured from the writer's clock after commit to the consumer's `processed_events` row: nudged "
+        "publisher function in the runner → broker → Kafka event source mapping → `lms-consume-course-processing`.",
+        "",
+        "| writes | delivered | p50 ms | p95 ms | p99 ms | max ms | goal p95 | met |",
+        "|---:|---:|---:|---:|---:|---:|---:|:---:|",
+        f"| {result.writes:,} | {result.delivered:,} | {result.p50_ms:,.0f} | {result.p95_ms:,.0f} | "
+        f"{result.p99_ms:,.0f} | {result.max_ms:,.0f} | ≤ {LATENCY_GOAL_P95_MS:,.0f} | {met} |",
+    ]
+
+
+def _events_section(drain: outbox.DrainResult, latency: event_latency.LatencyResult) -> str:
+    lines = ["", EVENTS_HEADING, "", "The event path: outbox publisher throughput and end-to-end latency.",
+             *outbox.render(drain), *_render_latency(latency)]
+    return "\n".join(lines) + "\n"
+
+
+def _splice_events(document: str, section: str) -> str:
+    """Replace (or append) the event backbone section, leaving the rest of the report as it was measured."""
+    start = document.find("\n" + EVENTS_HEADING)
+    return (document[:start] if start >= 0 else document.rstrip("\n") + "\n") + section
+
+
+def _events(cloud: LocalCloud) -> tuple[outbox.DrainResult, event_latency.LatencyResult]:
+    print("outbox drain…", flush=True)
+    drain = _outbox_drain(cloud)
+    print("commit → consumer latency…", flush=True)
+    latency = event_latency.measure(cloud, rate_per_s=float(os.environ.get("BENCH_EVENT_RATE", "50")),
+                                    seconds=float(os.environ.get("BENCH_EVENT_SECONDS", "30")))
+    return drain, latency
+
+
 def main() -> int:
     runs = int(os.environ.get("BENCH_COLD_RUNS", "5"))
     n = int(os.environ.get("BENCH_N", "200"))
+    # BENCH_ONLY=events measures the event path only and rewrites just its section of the report.
+    events_only = os.environ.get("BENCH_ONLY") == "events"
     # Every timed enrollment needs a course of its own: two disjoint slices (gateway, handler) of the courses.
     n_writes = min(int(os.environ.get("BENCH_N_WRITES", str(n))), (COURSES - 2) // 2 - lms_workload.WARMUP)
     os.environ.setdefault("SMARTCOURSE_ADMIN_EMAIL", "admin@bench.smartcourse.local")
@@ -226,20 +283,29 @@ def main() -> int:
         cloud = LocalCloud(config)
         cloud.start()
         try:
-            print(f"inserting {COURSES} published courses…", flush=True)
-            courses = insert_courses(cloud.database_urls["lms"])
-            print("cold starts…", flush=True)
-            admin = (os.environ["SMARTCOURSE_ADMIN_EMAIL"], os.environ["SMARTCOURSE_ADMIN_PASSWORD"])
-            with httpx.Client(base_url=cloud.api_urls["lms"]) as http:
-                student = http.post("/api/v1/auth/register", json={
-                    "email": f"cold-target-{int(time.time())}@bench.smartcourse.local", "password": PASSWORD})
-            student_id = student.json()["id"]
-            cold = measure(cloud, admin, student_id, runs, _lms_targets(cloud, admin, student_id, courses))
-            print("warm latency…", flush=True)
-            gateway, handler_only, overhead, lms_gateway, lms_handler = _warm(cloud, n, courses, n_writes)
+            if events_only:
+                drain, latency = _events(cloud)
+            else:
+                print(f"inserting {COURSES} published courses…", flush=True)
+                courses = insert_courses(cloud.database_urls["lms"])
+                print("cold starts…", flush=True)
+                admin = (os.environ["SMARTCOURSE_ADMIN_EMAIL"], os.environ["SMARTCOURSE_ADMIN_PASSWORD"])
+                with httpx.Client(base_url=cloud.api_urls["lms"]) as http:
+                    student = http.post("/api/v1/auth/register", json={
+                        "email": f"cold-target-{int(time.time())}@bench.smartcourse.local", "password": PASSWORD})
+                student_id = student.json()["id"]
+                cold = measure(cloud, admin, student_id, runs, _lms_targets(cloud, admin, student_id, courses))
+                print("warm latency…", flush=True)
+                gateway, handler_only, overhead, lms_gateway, lms_handler = _warm(cloud, n, courses, n_writes)
+                drain, latency = _events(cloud)
         finally:
             cloud.stop()
-    OUT.write_text(_render(cold, gateway, handler_only, overhead, runs, lms_gateway, lms_handler))
+    section = _events_section(drain, latency)
+    if events_only:
+        OUT.write_text(_splice_events(OUT.read_text() if OUT.exists() else "", section))
+    else:
+        OUT.write_text(_splice_events(_render(cold, gateway, handler_only, overhead, runs, lms_gateway,
+                                              lms_handler), section))
     print(OUT.read_text())
     return 0
 

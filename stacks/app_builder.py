@@ -11,6 +11,7 @@ from aws_cdk import App, Tags
 
 from stacks import nag
 from stacks.lms_stack import LmsStack
+from stacks.notification_stack import NotificationStack
 from stacks.shared_stack import SharedStack
 from stacks.stage_config import StageConfig, stage_config
 
@@ -32,6 +33,7 @@ class SmartCourseApp:
     config: StageConfig
     shared: SharedStack
     lms: LmsStack
+    notification: NotificationStack
 
 
 def _truthy(value: object) -> bool:
@@ -39,7 +41,7 @@ def _truthy(value: object) -> bool:
 
 
 def build(app: App, stage: str | None = None, *, nag_checks: bool = True) -> SmartCourseApp:
-    """Add ``smartcourse-{stage}-shared`` and ``smartcourse-{stage}-lms`` to ``app``.
+    """Add ``smartcourse-{stage}-shared``, ``-lms`` and ``-notification`` to ``app``.
 
     ``stage`` defaults to the ``stage`` context (``-c stage=...``), then ``dev``.
     The ``smartcourse:local`` context (set by the local cloud) skips downloading
@@ -49,14 +51,20 @@ def build(app: App, stage: str | None = None, *, nag_checks: bool = True) -> Sma
     local = _truthy(app.node.try_get_context(LOCAL_CONTEXT_KEY))
     description = "SmartCourse ({stage}): {what}"
     shared = SharedStack(app, config.resource_name("shared"), config=config,
-                         description=description.format(stage=config.name, what="network, database, secrets"))
+                         description=description.format(stage=config.name,
+                                                        what="network, database, secrets, event cluster"))
     lms = LmsStack(app, config.resource_name("lms"), config=config, shared=shared.resources, local=local,
                    description=description.format(stage=config.name, what="LMS API and functions"))
     lms.add_stack_dependency(shared)
-    for stack in (shared, lms):
+    notification = NotificationStack(
+        app, config.resource_name("notification"), config=config, shared=shared.resources, local=local,
+        description=description.format(stage=config.name, what="notification events, send queue, email/SMS"))
+    # After the LMS stack: the event topics and the token issuer it invokes by name exist by then.
+    notification.add_stack_dependency(lms)
+    for stack in (shared, lms, notification):
         for key, value in (("project", "smartcourse"), ("stage", config.name)):
             # RDS Proxy target groups take no tags (CloudFormation rejects them).
             Tags.of(stack).add(key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"])
     if nag_checks:
         nag.apply_checks(app)
-    return SmartCourseApp(config=config, shared=shared, lms=lms)
+    return SmartCourseApp(config=config, shared=shared, lms=lms, notification=notification)

@@ -1,22 +1,39 @@
-"""The LMS service: its functions (plus the platform authorizer and migrations), its REST API."""
+"""The LMS service: its functions (plus the platform authorizer, migrations and Kafka topics), its REST API.
+
+The REST API also serves the notification service's routes (``api=LMS`` in
+the catalogue); those functions use the notification database.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_cdk import Duration, Stack, triggers
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
-from smartcourse.catalogue import API_FUNCTIONS, AUTHORIZER, INTERNAL_FUNCTIONS, MIGRATE, Service
+from smartcourse.catalogue import (
+    API_FUNCTIONS,
+    AUTHORIZER,
+    EVENT_FUNCTIONS,
+    INTERNAL_FUNCTIONS,
+    KAFKA_TOPICS,
+    MIGRATE,
+    Function,
+    Service,
+)
 
 from stacks import assets, nag
+from stacks.constructs.event_cluster import KafkaTopics
 from stacks.constructs.service_api import ServiceApi
-from stacks.constructs.service_function import ServiceFunction
+from stacks.constructs.service_function import METRICS_NAMESPACE, ServiceFunction
+from stacks.constructs.service_layers import service_layers
 from stacks.constructs.storage_buckets import StorageBuckets
 from stacks.shared_stack import SharedResources
 from stacks.stage_config import StageConfig
 
 SERVICE = Service.LMS
+OUTBOX_FAILED_METRIC = "OutboxRowsFailed"  # emitted by the outbox publisher (Powertools Metrics)
 
 
 def _construct_id(name: str) -> str:
@@ -30,44 +47,38 @@ class LmsStack(Stack):
         self.config = config
 
         code = assets.function_code()
-        self.dependencies_layer = lambda_.LayerVersion(
-            self, "DependenciesLayer",
-            layer_version_name=config.resource_name(f"{SERVICE}-dependencies"),
-            description="Third-party packages from requirements/runtime.lock (manylinux aarch64, CPython 3.12)",
-            code=assets.dependencies_layer_code(placeholder=local),
-            compatible_runtimes=[assets.RUNTIME],
-            compatible_architectures=[assets.ARCHITECTURE],
-        )
-        self.shared_layer = lambda_.LayerVersion(
-            self, "SharedLayer",
-            layer_version_name=config.resource_name(f"{SERVICE}-shared"),
-            description="smartcourse (domain, adapters, settings) and smartcourse_events (event contracts)",
-            code=assets.shared_layer_code(),
-            compatible_runtimes=[assets.RUNTIME],
-            compatible_architectures=[assets.ARCHITECTURE],
-        )
-        for layer, kind in ((self.dependencies_layer, "dependencies"), (self.shared_layer, "shared")):
-            cfn_layer = layer.node.default_child
-            assert isinstance(cfn_layer, lambda_.CfnLayerVersion)
-            cfn_layer.add_metadata(assets.LAYER_METADATA_KEY, kind)
+        self.dependencies_layer, self.shared_layer = service_layers(self, config=config, service=SERVICE, local=local)
         layers = [self.dependencies_layer, self.shared_layer]
         # Learning content (presigned uploads/downloads) and rendered certificates.
         self.storage = StorageBuckets(self, "Storage", config=config)
 
-        def build(spec: Any, reserved: int | None) -> ServiceFunction:
+        def build(spec: Function, reserved: int | None) -> ServiceFunction:
+            # Platform functions serve the LMS database; the others (notification routes) their own service's.
+            database_service = SERVICE if spec.service is Service.PLATFORM else spec.service
             return ServiceFunction(
                 self, _construct_id(spec.name), spec=spec, config=config, shared=shared, code=code, layers=layers,
-                database_service=SERVICE, reserved_concurrency=reserved, buckets=self.storage.buckets,
+                database_service=database_service, reserved_concurrency=reserved, buckets=self.storage.buckets,
+                local=local,
             )
 
         self.functions: dict[str, ServiceFunction] = {}
         self.authorizer = build(AUTHORIZER, config.reserved_concurrency)
         self.migrate = build(MIGRATE, 1 if config.reserved_concurrency is not None else None)
+        self.kafka_topics_function = build(KAFKA_TOPICS, None)
         for spec in API_FUNCTIONS[SERVICE]:
             self.functions[spec.name] = build(spec, config.reserved_concurrency)
         # Route-less functions other services invoke; callers get lambda:InvokeFunction when they are wired.
         self.internal_functions = {spec.name: build(spec, config.reserved_concurrency)
                                    for spec in INTERNAL_FUNCTIONS.get(SERVICE, ())}
+        # Outbox publisher (schedule) and consumers (Kafka): unreserved, their concurrency is bounded by the
+        # schedule and by the topics' partitions.
+        self.event_functions = {spec.name: build(spec, None) for spec in EVENT_FUNCTIONS.get(SERVICE, ())}
+
+        # The event topics (MSK Serverless has no CloudFormation resource for them); this stack holds the code.
+        self.topics = KafkaTopics(self, "KafkaTopics", config=config, handler=self.kafka_topics_function.function)
+        for event_function in self.event_functions.values():
+            for mapping in event_function.event_source_mappings:
+                mapping.node.add_dependency(self.topics.resource)
 
         authorizer_handler: lambda_.IFunction = self.authorizer.function
         if config.authorizer_provisioned_concurrency > 0:
@@ -94,9 +105,25 @@ class LmsStack(Stack):
             execute_on_handler_change=True,
         )
         # New code never serves traffic against an old schema: every other function and the API wait for it.
-        for service_function in (self.authorizer, *self.functions.values(), *self.internal_functions.values()):
+        for service_function in (self.authorizer, *self.functions.values(), *self.internal_functions.values(),
+                                 *self.event_functions.values()):
             service_function.function.node.add_dependency(self.migration_trigger)
         self.api.node.add_dependency(self.migration_trigger)
+
+        self.alarms: list[cloudwatch.Alarm] = [a for f in self.event_functions.values() for a in f.alarms]
+        if config.alarms:
+            self.alarms.append(cloudwatch.Alarm(
+                self, "OutboxRowsFailedAlarm",
+                alarm_name=config.resource_name(f"{SERVICE}-outbox-rows-failed"),
+                alarm_description=f"{SERVICE}: outbox rows gave up after their last publish attempt",
+                metric=cloudwatch.Metric(namespace=METRICS_NAMESPACE, metric_name=OUTBOX_FAILED_METRIC,
+                                         dimensions_map={"service": str(SERVICE)}, statistic="Sum",
+                                         period=Duration.minutes(5)),
+                threshold=0,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ))
         for child in self.node.find_all():
             if child.node.id.startswith(("AWSCDK.TriggerCustomResourceProvider",
                                          "Custom::S3AutoDeleteObjectsCustomResourceProvider")):

@@ -1,4 +1,4 @@
-"""Shared infrastructure of a stage: network, database, secrets.
+"""Shared infrastructure of a stage: network, database, secrets, the event cluster (MSK Serverless).
 
 Service stacks receive :class:`SharedResources` through their constructor
 (object references, resolved by CDK into cross-stack references), never
@@ -20,6 +20,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks import nag
+from stacks.constructs.event_cluster import EventBackbone, EventCluster
 from stacks.stage_config import StageConfig
 
 DB_USERNAME = "smartcourse_admin"
@@ -41,6 +42,7 @@ class SharedResources:
     db_port: int
     jwt_secret: secretsmanager.ISecret
     api_gateway_account: apigw.CfnAccount
+    events: EventBackbone
 
 
 class SharedStack(Stack):
@@ -98,9 +100,16 @@ class SharedStack(Stack):
                      "rotation would reject new connections until caches expire. Planned: IAM auth at the "
                      "proxy, then rotation.")
 
+        function_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        self.events = EventCluster(self, "Events", config=config, vpc=vpc, subnets=function_subnets,
+                                   client_security_group=function_sg)
+        for child in self.node.find_all():
+            if child.node.id.startswith("AWS679f53fac002430cb0da5b7982bd2287"):
+                nag.suppress_cdk_provider(child)
+
         self.resources = SharedResources(
             vpc=vpc,
-            function_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            function_subnets=function_subnets,
             function_security_group=function_sg,
             db_proxy=proxy,
             db_secret=cluster.secret,
@@ -108,6 +117,7 @@ class SharedStack(Stack):
             db_port=PROXY_PORT,
             jwt_secret=jwt_secret,
             api_gateway_account=self._api_gateway_account(),
+            events=self.events.backbone,
         )
         self.cluster = cluster
 

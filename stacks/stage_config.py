@@ -53,6 +53,13 @@ class StageConfig:
     access_token_ttl_seconds: int
     # S3: browser origins allowed to PUT/GET content through presigned URLs (CORS); "*" only in dev
     content_cors_origins: tuple[str, ...]
+    # Links in messages: the web app (APP_BASE_URL) and the public API (PUBLIC_BASE_URL, the LMS API's custom
+    # domain; a setting rather than the API's URL, which would make every function depend on the API).
+    app_base_url: str
+    public_base_url: str
+    # Email (SES): the sender address and the identity that covers it (the address itself or its domain)
+    mail_from: str
+    mail_identity: str
 
     def __post_init__(self) -> None:
         if self.name not in STAGES:
@@ -63,6 +70,9 @@ class StageConfig:
             raise ValueError("Aurora capacity: need 0 <= min <= max")
         if not self.content_cors_origins or (self.name != "dev" and "*" in self.content_cors_origins):
             raise ValueError("content CORS origins: a non-empty list; \"*\" is allowed in dev only")
+        sender_domain = self.mail_from.rpartition("@")[2]
+        if self.mail_identity not in (self.mail_from, sender_domain):
+            raise ValueError("mail identity: the sender address or its domain (SES sends only from verified ones)")
 
     @property
     def is_prod(self) -> bool:
@@ -96,6 +106,10 @@ _CONFIGS: dict[str, StageConfig] = {
         waf=False,
         access_token_ttl_seconds=15 * 60,
         content_cors_origins=("*",),
+        app_base_url="http://127.0.0.1:3000",
+        public_base_url="http://127.0.0.1:8000",
+        mail_from="no-reply@smartcourse.local",
+        mail_identity="no-reply@smartcourse.local",
     ),
     "staging": StageConfig(
         name="staging",
@@ -119,6 +133,10 @@ _CONFIGS: dict[str, StageConfig] = {
         waf=True,
         access_token_ttl_seconds=15 * 60,
         content_cors_origins=("https://staging.smartcourse.example",),
+        app_base_url="https://staging.smartcourse.example",
+        public_base_url="https://api.staging.smartcourse.example",
+        mail_from="no-reply@staging.smartcourse.example",
+        mail_identity="staging.smartcourse.example",
     ),
     "prod": StageConfig(
         name="prod",
@@ -142,6 +160,10 @@ _CONFIGS: dict[str, StageConfig] = {
         waf=True,
         access_token_ttl_seconds=15 * 60,
         content_cors_origins=("https://smartcourse.example", "https://www.smartcourse.example"),
+        app_base_url="https://smartcourse.example",
+        public_base_url="https://api.smartcourse.example",
+        mail_from="no-reply@smartcourse.example",
+        mail_identity="smartcourse.example",
     ),
 }
 

@@ -1,7 +1,9 @@
-"""Deploy-time migrations: ``alembic upgrade head`` for the LMS database.
+"""Deploy-time migrations: ``alembic upgrade head`` for every service database.
 
 Invoked by a custom resource on deploy; the ``migrations/`` folder is shipped
-at the code asset root next to ``lms/`` and ``platform/``.
+at the code asset root next to ``lms/`` and ``platform/``. Only services with
+an Alembic environment (``migrations/<service>/env.py``) are migrated; a
+missing service database is created first.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
-SERVICES = ("lms",)
 
 
 def migrations_root() -> Path:
@@ -23,11 +24,9 @@ def migrations_root() -> Path:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from smartcourse.db.migrate import upgrade
+    from smartcourse.db.migrate import upgrade_all
 
-    root = migrations_root()
-    for service in SERVICES:
-        log.info("migrating %s", service)
-        upgrade(service=service, root=root)
+    migrated = upgrade_all(root=migrations_root())
+    log.info("migrated %s", ", ".join(migrated))
     # Shaped for a CloudFormation custom resource provider as well as a plain invoke.
-    return {"PhysicalResourceId": "smartcourse-migrations", "Data": {"migrated": ",".join(SERVICES)}}
+    return {"PhysicalResourceId": "smartcourse-migrations", "Data": {"migrated": ",".join(migrated)}}

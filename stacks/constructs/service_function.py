@@ -2,33 +2,45 @@
 
 The function gets exactly what its :class:`~smartcourse.catalogue.Grant` set
 asks for: read access to the exact secrets, ``rds-db:connect`` through the
-proxy, VPC placement only when it talks to the database. Its role is written
-here (no AWS managed policies): logs to its own log group, X-Ray, and, in a
-VPC, the ENI actions Lambda needs.
+proxy, the event cluster's exact topics, one queue, one SES identity, one
+function to invoke; VPC placement only when it talks to the database or to
+Kafka. Its role is written here, as one inline policy (no AWS managed
+policies, no separate policy resources): logs to its own log group, X-Ray,
+and, in a VPC, the ENI actions Lambda needs. Its triggers are wired here too.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from aws_cdk import CfnElement, Duration, Stack
+from aws_cdk import ArnFormat, CfnElement, Duration, Fn, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from smartcourse import catalogue
 from smartcourse.catalogue import Grant, Service
+from smartcourse_events.topics import ALL_TOPICS
 
 from stacks import nag
 from stacks.assets import ARCHITECTURE, FUNCTION_METADATA_KEY, RUNTIME
+from stacks.constructs.event_cluster import EventBackbone
 from stacks.constructs.storage_buckets import CERTIFICATE_PREFIX, CONTENT_PREFIX, Buckets
 from stacks.shared_stack import SharedResources
 from stacks.stage_config import StageConfig
 
 METRICS_NAMESPACE = "SmartCourse"
-SUPPORTED_GRANTS = frozenset({Grant.DATABASE, Grant.JWT_SIGNING_KEY, Grant.CONTENT_BUCKET, Grant.CERTIFICATE_BUCKET})
+SUPPORTED_GRANTS = frozenset(Grant)
+KAFKA_GRANTS = frozenset({Grant.KAFKA_PRODUCE, Grant.KAFKA_TOPICS})
+DLQ_RETENTION = Duration.days(14)
+SCHEDULE_RETRY_ATTEMPTS = 2
+SCHEDULE_MAX_EVENT_AGE = Duration.minutes(5)
 JWT_ISSUER = "smartcourse"
 _CATALOGUE_DEFAULT_MEMORY = next(f.default for f in dataclasses.fields(catalogue.Function) if f.name == "memory_mb")
 
@@ -43,6 +55,25 @@ _ENI_ACTIONS = [
 ]
 
 
+# Lambda polls MSK from ENIs of its own in the cluster's subnets: the execution role creates them.
+_KAFKA_ESM_ENI_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+]
+
+
+@dataclass(frozen=True)
+class MailSender:
+    """The stage's SES sender: the verified identity's ARN and the From address."""
+
+    identity_arn: str
+    address: str
+
+
 def database_name(service: Service) -> str:
     """``smartcourse_{service}``: one database per service."""
     return f"smartcourse_{service}"
@@ -51,6 +82,25 @@ def database_name(service: Service) -> str:
 def memory_for(spec: catalogue.Function, config: StageConfig) -> int:
     """The catalogue's size when the function asked for one, else the stage's default."""
     return config.default_memory_mb if spec.memory_mb == _CATALOGUE_DEFAULT_MEMORY else spec.memory_mb
+
+
+def function_arn(scope: Construct, function_name: str) -> str:
+    """A function's ARN from its deterministic name: no reference, so no stack dependency or cycle."""
+    return Stack.of(scope).format_arn(service="lambda", resource="function", resource_name=function_name,
+                                      arn_format=ArnFormat.COLON_RESOURCE_NAME)
+
+
+def _db_user_arn(scope: Construct, proxy_arn: str, user: str) -> str:
+    """``rds-db:connect`` resource of ``user`` through the proxy (as ``DatabaseProxy.grant_connect`` builds it)."""
+    proxy_resource_id = Fn.select(6, Fn.split(":", proxy_arn))
+    return Stack.of(scope).format_arn(service="rds-db", resource="dbuser",
+                                      resource_name=Fn.join("/", [proxy_resource_id, user]),
+                                      arn_format=ArnFormat.COLON_RESOURCE_NAME)
+
+
+def consumer_group(function_name: str, topic: str) -> str:
+    """The Kafka consumer group of one event source mapping (Lambda wants one group per mapping)."""
+    return f"{function_name}.{topic}"
 
 
 def _cfn(bucket: s3.IBucket) -> CfnElement:
@@ -81,6 +131,9 @@ class ServiceFunction(Construct):
 
     ``database_service`` is the service whose database the function uses: its
     own, except for platform functions, which serve the stack's service.
+    Triggers are wired here too: one MSK event source mapping per Kafka topic
+    (with a dead-letter queue the consumer writes failed records to), an SQS
+    event source for a queue in ``queues``, an EventBridge Scheduler schedule.
     """
 
     def __init__(
@@ -96,9 +149,13 @@ class ServiceFunction(Construct):
         database_service: Service,
         reserved_concurrency: int | None = None,
         buckets: Buckets | None = None,
+        queues: Mapping[str, sqs.IQueue] | None = None,
+        mail: MailSender | None = None,
+        local: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
+        self.config = config
         grants = spec.grants
         unsupported = grants - SUPPORTED_GRANTS
         if unsupported:
@@ -108,8 +165,14 @@ class ServiceFunction(Construct):
                 "(stacks/constructs/service_function.py)"
             )
         uses_db = Grant.DATABASE in grants
+        uses_kafka = bool(grants & KAFKA_GRANTS)
+        in_vpc = uses_db or uses_kafka
+        events = shared.events
         bucket_grants = _bucket_grants(spec, buckets)
         function_name = config.resource_name(spec.name)
+        self.function_name = function_name
+        self.dead_letter_queue: sqs.Queue | None = None
+        self.alarms: list[cloudwatch.Alarm] = []
 
         self.log_group = logs.LogGroup(
             self, "Logs", log_group_name=f"/aws/lambda/{function_name}",
@@ -121,28 +184,14 @@ class ServiceFunction(Construct):
                                 resources=[self.log_group.log_group_arn]),
             iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]),
         ]
-        if uses_db:
+        wildcard_reasons = ["X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions"]
+        if in_vpc:
             statements.append(iam.PolicyStatement(actions=_ENI_ACTIONS, resources=["*"]))
+            wildcard_reasons.append("nor do the Lambda VPC ENI actions")
         for bucket, prefix, actions, _ in bucket_grants:
             statements.append(iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects(f"{prefix}*")]))
             # ListBucket (key names only) makes S3 answer 404, not 403, for a missing key: `storage.head`.
             statements.append(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
-        self.role = iam.Role(
-            self, "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{function_name}: {spec.description}"[:1000],
-            inline_policies={"runtime": iam.PolicyDocument(statements=statements)},
-        )
-        nag.suppress(self.role, "AwsSolutions-IAM5",
-                     "X-Ray PutTraceSegments/PutTelemetryRecords and the Lambda VPC ENI actions do not support "
-                     "resource-level permissions; everything else in this role names exact resources.",
-                     findings=["Resource::*"])
-        if bucket_grants:
-            nag.suppress(self.role, "AwsSolutions-IAM5",
-                         "Object actions are limited to the key prefix the grant names (courses/ or certificates/) "
-                         "of one bucket; object keys are per course/asset/certificate, unknown at deploy time.",
-                         findings=[f"Resource::<{Stack.of(self).get_logical_id(_cfn(b))}.Arn>/{p}*"
-                                   for b, p, _, _ in bucket_grants])
 
         environment = {
             "STAGE": config.name,
@@ -154,17 +203,124 @@ class ServiceFunction(Construct):
             "DB_NAME": database_name(database_service),
             "JWT_ISSUER": JWT_ISSUER,
             "ACCESS_TOKEN_TTL_SECONDS": str(config.access_token_ttl_seconds),
+            "APP_BASE_URL": config.app_base_url,
+            "PUBLIC_BASE_URL": config.public_base_url,
         }
+
+        # Written into the inline policy rather than through secret.grant_read / proxy.grant_connect, which
+        # would add an AWS::IAM::Policy resource per function (the LMS stack is near CloudFormation's 500).
+        secret_arns = ([shared.db_secret.secret_arn] if uses_db else []) + (
+            [shared.jwt_secret.secret_arn] if Grant.JWT_SIGNING_KEY in grants else [])
+        if secret_arns:
+            statements.append(iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], resources=secret_arns))
         if uses_db:
-            shared.db_secret.grant_read(self.role)
-            shared.db_proxy.grant_connect(self.role, shared.db_username)
+            statements.append(iam.PolicyStatement(actions=["rds-db:connect"], resources=[
+                _db_user_arn(self, shared.db_proxy.db_proxy_arn, shared.db_username)]))
+
+        # --- event backbone ------------------------------------------------------------------------------------
+        if uses_kafka or spec.kafka is not None:
+            environment |= {
+                "KAFKA_BOOTSTRAP_SERVERS": events.bootstrap_servers,
+                # The local cloud's broker speaks plaintext; MSK only takes IAM-signed clients.
+                "KAFKA_AUTH": "plaintext" if local else "iam",
+            }
+        if Grant.KAFKA_PRODUCE in grants:
+            statements += [
+                iam.PolicyStatement(actions=["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"],
+                                    resources=[events.cluster_arn]),
+                iam.PolicyStatement(actions=["kafka-cluster:WriteData", "kafka-cluster:DescribeTopic"],
+                                    resources=[events.topic_arn(t) for t in ALL_TOPICS]),
+            ]
+        if Grant.KAFKA_TOPICS in grants:
+            statements += [
+                iam.PolicyStatement(actions=["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"],
+                                    resources=[events.cluster_arn]),
+                iam.PolicyStatement(actions=["kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic"],
+                                    resources=[events.topic_arn(t) for t in ALL_TOPICS]),
+            ]
+        if spec.kafka is not None:
+            self.dead_letter_queue = self._dead_letter_queue(config, function_name)
+            statements += self._kafka_consumer_statements(events, function_name, spec.kafka.topics)
+            statements.append(iam.PolicyStatement(actions=["sqs:SendMessage"],
+                                                  resources=[self.dead_letter_queue.queue_arn]))
+            environment["CONSUMER_DLQ_URL"] = self.dead_letter_queue.queue_url
+            wildcard_reasons.append("nor do the EC2 actions an MSK event source mapping needs for its ENIs")
+        if Grant.OUTBOX_NUDGE in grants:
+            publisher = catalogue.OUTBOX_PUBLISHERS.get(spec.service)
+            if publisher is None:
+                raise ValueError(f"{spec.name}: grant {Grant.OUTBOX_NUDGE} but {spec.service} has no outbox publisher")
+            publisher_name = config.resource_name(publisher.name)
+            statements.append(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
+                                                  resources=[function_arn(self, publisher_name)]))
+            environment["OUTBOX_PUBLISHER_FUNCTION"] = publisher_name
+
+        # --- notifications -------------------------------------------------------------------------------------
+        if Grant.NOTIFICATION_QUEUE in grants:
+            send_queue = self._queue(queues, catalogue.NOTIFICATION_SEND_QUEUE)
+            statements.append(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[send_queue.queue_arn]))
+            environment["NOTIFICATION_QUEUE_URL"] = send_queue.queue_url
+        if Grant.EMAIL in grants:
+            if mail is None:
+                raise ValueError(f"{spec.name}: grant {Grant.EMAIL} needs the stage's sender "
+                                 "(ServiceFunction(mail=...))")
+            statements.append(iam.PolicyStatement(actions=["ses:SendEmail", "ses:SendRawEmail"],
+                                                  resources=[mail.identity_arn]))
+            environment["MAIL_FROM"] = mail.address
+        if Grant.SMS in grants:
+            statements += [
+                iam.PolicyStatement(actions=["sns:Publish", "sns:CheckIfPhoneNumberIsOptedOut"], resources=["*"]),
+                # Publishing to a phone number has no resource; this keeps the "*" above off topics and endpoints.
+                iam.PolicyStatement(effect=iam.Effect.DENY, actions=["sns:Publish"],
+                                    resources=[Stack.of(self).format_arn(
+                                        service="sns", region="*", account="*", resource="*",
+                                        arn_format=ArnFormat.NO_RESOURCE_NAME)]),
+            ]
+            wildcard_reasons.append("nor do SMS publishes to phone numbers and the opt-out check (SNS has no "
+                                    "resource for them; publishing to topics/endpoints is denied)")
+        if Grant.ISSUE_ONE_TIME_TOKEN in grants:
+            issuer_name = config.resource_name(catalogue.function("lms-auth-issue-one-time-token").name)
+            statements.append(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
+                                                  resources=[function_arn(self, issuer_name)]))
+            environment["TOKEN_ISSUER_FUNCTION"] = issuer_name
+
+        # --- SQS trigger ---------------------------------------------------------------------------------------
+        trigger_queue: sqs.IQueue | None = None
+        if spec.sqs is not None:
+            trigger_queue = self._queue(queues, spec.sqs.queue)
+            statements.append(iam.PolicyStatement(
+                actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                         "sqs:ChangeMessageVisibility"],
+                resources=[trigger_queue.queue_arn],
+            ))
+
+        self.role = iam.Role(
+            self, "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{function_name}: {spec.description}"[:1000],
+            inline_policies={"runtime": iam.PolicyDocument(statements=statements)},
+        )
+        nag.suppress(self.role, "AwsSolutions-IAM5",
+                     "; ".join(wildcard_reasons) + ". Everything else in this role names exact resources.",
+                     findings=["Resource::*"])
+        if bucket_grants:
+            nag.suppress(self.role, "AwsSolutions-IAM5",
+                         "Object actions are limited to the key prefix the grant names (courses/ or certificates/) "
+                         "of one bucket; object keys are per course/asset/certificate, unknown at deploy time.",
+                         findings=[f"Resource::<{Stack.of(self).get_logical_id(_cfn(b))}.Arn>/{p}*"
+                                   for b, p, _, _ in bucket_grants])
+        if Grant.SMS in grants:
+            nag.suppress(self.role, "AwsSolutions-IAM5",
+                         "A Deny: it keeps sns:Publish off every topic and platform endpoint (SMS only).",
+                         findings=["Resource::arn:<AWS::Partition>:sns:*:*:*"])
+
+        if uses_db:
             environment |= {
                 "DB_SECRET_ARN": shared.db_secret.secret_arn,
                 "DB_HOST": shared.db_proxy.endpoint,
                 "DB_PORT": str(shared.db_port),
             }
         if Grant.JWT_SIGNING_KEY in grants:
-            shared.jwt_secret.grant_read(self.role)
             environment["JWT_SECRET_ARN"] = shared.jwt_secret.secret_arn
         for bucket, _, _, variable in bucket_grants:
             environment[variable] = bucket.bucket_name
@@ -186,9 +342,9 @@ class ServiceFunction(Construct):
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,
             reserved_concurrent_executions=reserved_concurrency,
-            vpc=shared.vpc if uses_db else None,
-            vpc_subnets=shared.function_subnets if uses_db else None,
-            security_groups=[shared.function_security_group] if uses_db else None,
+            vpc=shared.vpc if in_vpc else None,
+            vpc_subnets=shared.function_subnets if in_vpc else None,
+            security_groups=[shared.function_security_group] if in_vpc else None,
         )
         # The role's policies must exist before Lambda validates VPC access / first invocations.
         self.function.node.add_dependency(self.role)
@@ -199,6 +355,120 @@ class ServiceFunction(Construct):
                      "Python 3.12 is deliberate: the dependency layer is built for cp312 / arm64 and the runtime "
                      "is supported by Lambda; upgrades move the layer and runtime together.")
 
+        self.event_source_mappings: list[lambda_.CfnEventSourceMapping] = []
+        if spec.kafka is not None:
+            for topic in spec.kafka.topics:
+                mapping = lambda_.CfnEventSourceMapping(
+                    self, f"Kafka{_pascal(topic)}",
+                    function_name=self.function.function_name,
+                    event_source_arn=events.cluster_arn,
+                    topics=[topic],
+                    starting_position=spec.kafka.starting_position,
+                    batch_size=spec.kafka.batch_size,
+                    amazon_managed_kafka_event_source_config=(
+                        lambda_.CfnEventSourceMapping.AmazonManagedKafkaEventSourceConfigProperty(
+                            consumer_group_id=consumer_group(function_name, topic))),
+                )
+                mapping.node.add_dependency(self.role)
+                self.event_source_mappings.append(mapping)
+        if spec.sqs is not None and trigger_queue is not None:
+            mapping = lambda_.CfnEventSourceMapping(
+                self, "Queue",
+                function_name=self.function.function_name,
+                event_source_arn=trigger_queue.queue_arn,
+                batch_size=spec.sqs.batch_size,
+                function_response_types=["ReportBatchItemFailures"] if spec.sqs.report_batch_item_failures else None,
+            )
+            mapping.node.add_dependency(self.role)
+            self.event_source_mappings.append(mapping)
+        self.schedule: scheduler.CfnSchedule | None = None
+        if spec.schedule is not None:
+            self.schedule = self._schedule(config, function_name, spec.schedule.expression)
+
+    # --- helpers ------------------------------------------------------------------------------------------------
+
+    def _queue(self, queues: Mapping[str, sqs.IQueue] | None, name: str) -> sqs.IQueue:
+        if queues is None or name not in queues:
+            raise ValueError(f"{self.spec.name}: queue {name!r} is not declared by the stack "
+                             "(ServiceFunction(queues=...))")
+        return queues[name]
+
+    def _dead_letter_queue(self, config: StageConfig, function_name: str) -> sqs.Queue:
+        queue = sqs.Queue(
+            self, "DeadLetterQueue",
+            queue_name=f"{function_name}-dlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=DLQ_RETENTION,
+            removal_policy=config.removal_policy,
+        )
+        nag.suppress(queue, "AwsSolutions-SQS3",
+                     "This queue is itself a dead-letter queue: the consumer sends the records it gave up on here.")
+        if config.alarms:
+            self.alarms.append(dead_letter_alarm(self, "DeadLetterAlarm", queue, f"{function_name}-dlq"))
+        return queue
+
+    def _kafka_consumer_statements(self, events: EventBackbone, function_name: str,
+                                   topics: Sequence[str]) -> list[iam.PolicyStatement]:
+        """What an MSK event source mapping needs from the function's execution role (IAM auth)."""
+        return [
+            iam.PolicyStatement(actions=["kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration",
+                                         "kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"],
+                                resources=[events.cluster_arn]),
+            iam.PolicyStatement(actions=["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"],
+                                resources=[events.topic_arn(t) for t in topics]),
+            iam.PolicyStatement(actions=["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"],
+                                resources=[events.group_arn(consumer_group(function_name, t)) for t in topics]),
+            iam.PolicyStatement(actions=_KAFKA_ESM_ENI_ACTIONS, resources=["*"]),
+        ]
+
+    def _schedule(self, config: StageConfig, function_name: str, expression: str) -> scheduler.CfnSchedule:
+        stack = Stack.of(self)
+        role = iam.Role(
+            self, "ScheduleRole",
+            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com", conditions={
+                "StringEquals": {"aws:SourceAccount": stack.account},
+            }),
+            description=f"EventBridge Scheduler: invokes {function_name} only",
+            inline_policies={"invoke": iam.PolicyDocument(statements=[
+                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn]),
+            ])},
+        )
+        return scheduler.CfnSchedule(
+            self, "Schedule",
+            name=function_name,
+            description=f"Runs {function_name}: {expression}",
+            schedule_expression=expression,
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            state="ENABLED",
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=self.function.function_arn,
+                role_arn=role.role_arn,
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
+                    maximum_event_age_in_seconds=int(SCHEDULE_MAX_EVENT_AGE.to_seconds()),
+                ),
+            ),
+        )
+
     @property
     def stack(self) -> Stack:
         return Stack.of(self)
+
+
+def dead_letter_alarm(scope: Construct, construct_id: str, queue: sqs.IQueue, name: str) -> cloudwatch.Alarm:
+    """Any message in a dead-letter queue is a failure someone has to look at."""
+    return cloudwatch.Alarm(
+        scope, construct_id,
+        alarm_name=f"{name}-not-empty",
+        alarm_description=f"{name}: messages waiting in a dead-letter queue",
+        metric=queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
+        threshold=0,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+
+
+def _pascal(text: str) -> str:
+    return "".join(part.capitalize() for part in text.replace(".", "-").replace("_", "-").split("-") if part)

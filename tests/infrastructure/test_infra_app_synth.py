@@ -47,6 +47,33 @@ def assert_code_and_shared_layer(outdir: Path, stack: str) -> None:
     assert (shared / "python" / "smartcourse_events").is_dir()
 
 
+def assert_local_cloud_reads_the_event_wiring(outdir: Path) -> None:
+    """The local runner's template reader finds every trigger of the catalogue in the synthesized assembly."""
+    from localcloud.template import load
+    from smartcourse import catalogue
+
+    model = load(outdir)
+    names = {qid: fn.name for qid, fn in model.functions.items()}
+    event_functions = [f for fs in catalogue.EVENT_FUNCTIONS.values() for f in fs]
+    kafka = {(names[m.function], t) for m in model.mappings.values() if m.kind == "kafka" for t in m.topics}
+    assert kafka == {(f.name, t) for f in event_functions if f.kafka for t in f.kafka.topics}
+    sqs = {names[m.function]: m for m in model.mappings.values() if m.kind == "sqs"}
+    for spec in (f for f in event_functions if f.sqs):
+        mapping = sqs[spec.name]
+        assert mapping.report_batch_item_failures
+        assert mapping.queue is not None
+        queue = model.queues[mapping.queue]
+        assert queue.dead_letter_queue in model.queues and queue.max_receive_count == 5
+    schedules = {names[s.function]: s.expression for s in model.schedules.values()}
+    assert schedules == {f.name: f.schedule.expression for f in event_functions if f.schedule}
+    # Locally the broker is plaintext; the runner overrides KAFKA_BOOTSTRAP_SERVERS (a custom resource in AWS).
+    envs = {fn.name: fn.environment for fn in model.functions.values()}
+    assert envs["lms-outbox-publisher"]["KAFKA_AUTH"] == "plaintext"
+    identities = [r for s in model.stacks.values() for r in s.resources.values()
+                  if r["Type"] == "AWS::SES::EmailIdentity"]
+    assert [i["Properties"]["EmailIdentity"] for i in identities] == ["no-reply@smartcourse.local"]
+
+
 def test_unknown_stage_exits_with_a_clear_error(tmp_path: Path) -> None:
     result = run_app(tmp_path, "-c", "stage=qa")
     assert result.returncode == 2
@@ -59,8 +86,9 @@ def test_local_synth_bundles_code_and_shared_layer(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-4000:]
     stacks = {a for a, v in json.loads((tmp_path / "manifest.json").read_text())["artifacts"].items()
               if v["type"] == "aws:cloudformation:stack"}
-    assert stacks == {"smartcourse-dev-shared", "smartcourse-dev-lms"}
+    assert stacks == {"smartcourse-dev-shared", "smartcourse-dev-lms", "smartcourse-dev-notification"}
     assert_code_and_shared_layer(tmp_path, "smartcourse-dev-lms")
+    assert_local_cloud_reads_the_event_wiring(tmp_path)
     deps = asset_dir(tmp_path, "smartcourse-dev-lms", "AWS::Lambda::LayerVersion",
                      ("smartcourse:layer", "dependencies"))
     assert [p.name for p in (deps / "python").iterdir()] == ["README.txt"]

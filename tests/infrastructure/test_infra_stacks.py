@@ -7,6 +7,7 @@ without touching this file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +33,21 @@ class Synth:
     built: SmartCourseApp
     lms: Template
     shared: Template
+    notification: Template
 
     @property
     def lms_resources(self) -> dict[str, Any]:
         return dict(self.lms.to_json()["Resources"])
+
+    @property
+    def notification_resources(self) -> dict[str, Any]:
+        return dict(self.notification.to_json()["Resources"])
+
+    @property
+    def service_stacks(self) -> list[tuple[Template, dict[str, Any], tuple[catalogue.Function, ...]]]:
+        """(template, resources, the catalogue functions it deploys) of each service stack."""
+        return [(self.lms, self.lms_resources, lms_catalogue()),
+                (self.notification, self.notification_resources, notification_catalogue())]
 
     @property
     def shared_json(self) -> dict[str, Any]:
@@ -45,7 +57,8 @@ class Synth:
 def _synth(stage: str) -> Synth:
     app = App(context={**cdk_json_context(), "aws:cdk:bundling-stacks": [], "stage": stage})
     built = build(app)
-    return Synth(stage, built, Template.from_stack(built.lms), Template.from_stack(built.shared))
+    return Synth(stage, built, Template.from_stack(built.lms), Template.from_stack(built.shared),
+                 Template.from_stack(built.notification))
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +195,19 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 
 def lms_catalogue() -> tuple[catalogue.Function, ...]:
     return (*catalogue.PLATFORM_FUNCTIONS, *catalogue.API_FUNCTIONS[SERVICE],
-            *catalogue.INTERNAL_FUNCTIONS.get(SERVICE, ()))
+            *catalogue.INTERNAL_FUNCTIONS.get(SERVICE, ()), *catalogue.EVENT_FUNCTIONS.get(SERVICE, ()))
+
+
+def notification_catalogue() -> tuple[catalogue.Function, ...]:
+    return catalogue.EVENT_FUNCTIONS[catalogue.Service.NOTIFICATION]
+
+
+def database_of(spec: catalogue.Function) -> str:
+    return f"smartcourse_{SERVICE if spec.service is catalogue.Service.PLATFORM else spec.service}"
+
+
+def in_vpc(spec: catalogue.Function) -> bool:
+    return bool(spec.grants & {Grant.DATABASE, Grant.KAFKA_PRODUCE, Grant.KAFKA_TOPICS})
 
 
 # --- stacks -----------------------------------------------------------------------------------------------------
@@ -190,40 +215,51 @@ def lms_catalogue() -> tuple[catalogue.Function, ...]:
 def test_stack_names(synth: Synth) -> None:
     assert synth.built.shared.stack_name == f"smartcourse-{synth.stage}-shared"
     assert synth.built.lms.stack_name == f"smartcourse-{synth.stage}-lms"
+    assert synth.built.notification.stack_name == f"smartcourse-{synth.stage}-notification"
 
 
 def test_no_cdk_nag_findings(synth: Synth) -> None:
     report = AwsSolutionsChecks().validate_scope(synth.built.lms.node.root)
     findings = [f"{v.rule_name}: {[r.construct_path for r in v.violating_resources]}" for v in report.violations]
     assert report.success, "\n".join(findings)
-    for stack in (synth.built.shared, synth.built.lms):
+    for stack in (synth.built.shared, synth.built.lms, synth.built.notification):
         assert Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*")) == []
         assert Annotations.from_stack(stack).find_error("*", Match.any_value()) == []
 
 
 def test_every_catalogue_function_is_deployed_once(synth: Synth) -> None:
-    deployed = functions_by_name(synth.lms_resources)
-    assert set(deployed) == {f.name for f in lms_catalogue()}
-    for spec in lms_catalogue():
-        props = synth.lms_resources[deployed[spec.name]]["Properties"]
-        assert props["Handler"] == spec.handler
-        assert props["Runtime"] == "python3.12"
-        assert props["Architectures"] == ["arm64"]
-        assert props["Timeout"] == spec.timeout_seconds
-        assert props["TracingConfig"] == {"Mode": "Active"}
-        assert props["FunctionName"] == f"smartcourse-{synth.stage}-{spec.name}"
-        assert len(props["Layers"]) == 2
+    everywhere: list[str] = []
+    for _, resources, specs in synth.service_stacks:
+        deployed = functions_by_name(resources)
+        assert set(deployed) == {f.name for f in specs}
+        everywhere += deployed
+        for spec in specs:
+            _check_function(synth, resources[deployed[spec.name]]["Properties"], spec)
+    assert sorted(everywhere) == sorted(f.name for f in catalogue.ALL_FUNCTIONS)
+
+
+def _check_function(synth: Synth, props: dict[str, Any], spec: catalogue.Function) -> None:
+    assert props["Handler"] == spec.handler
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Timeout"] == spec.timeout_seconds
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["FunctionName"] == f"smartcourse-{synth.stage}-{spec.name}"
+    assert len(props["Layers"]) == 2
+    # Each service stack has its own layer versions: a cross-stack layer reference would block updates.
+    assert all("Ref" in layer for layer in props["Layers"]), spec.name
 
 
 def test_layers_are_marked(synth: Synth) -> None:
-    kinds = {
-        (r.get("Metadata") or {}).get("smartcourse:layer"): r["Properties"]
-        for r in synth.lms_resources.values() if r["Type"] == "AWS::Lambda::LayerVersion"
-    }
-    assert set(kinds) == {"dependencies", "shared"}
-    for props in kinds.values():
-        assert props["CompatibleRuntimes"] == ["python3.12"]
-        assert props["CompatibleArchitectures"] == ["arm64"]
+    for _, resources, _ in synth.service_stacks:
+        kinds = {
+            (r.get("Metadata") or {}).get("smartcourse:layer"): r["Properties"]
+            for r in resources.values() if r["Type"] == "AWS::Lambda::LayerVersion"
+        }
+        assert set(kinds) == {"dependencies", "shared"}
+        for props in kinds.values():
+            assert props["CompatibleRuntimes"] == ["python3.12"]
+            assert props["CompatibleArchitectures"] == ["arm64"]
 
 
 # --- API --------------------------------------------------------------------------------------------------------
@@ -323,29 +359,30 @@ def test_alarms_follow_the_stage(dev: Synth, prod: Synth) -> None:
 # --- IAM and environment ----------------------------------------------------------------------------------------
 
 def test_least_privilege_per_function(synth: Synth) -> None:
-    resources = synth.lms_resources
     shared = synth.shared_json
     jwt_lid, db_lid = secret_ids(shared)
     exports = exported_values(shared)
-    deployed = functions_by_name(resources)
-    for spec in lms_catalogue():
-        props = resources[deployed[spec.name]]["Properties"]
-        statements = role_statements(resources, props["Role"]["Fn::GetAtt"][0])
-        secrets: set[str] = set()
-        for statement in statements:
-            assert statement["Effect"] == "Allow"
-            actions = _actions(statement)
-            assert all(a != "*" and not a.endswith(":*") for a in actions), (spec.name, actions)
-            if any(a.startswith("secretsmanager:") for a in actions):
-                assert statement["Resource"] != "*"
-                for name in _imports(statement["Resource"]):
-                    secrets.update(_refs(exports[name]))
-        expected = ({db_lid} if Grant.DATABASE in spec.grants else set()) | (
-            {jwt_lid} if Grant.JWT_SIGNING_KEY in spec.grants else set())
-        assert secrets == expected, spec.name
-        connects = [s for s in statements if "rds-db:connect" in _actions(s)]
-        assert bool(connects) == (Grant.DATABASE in spec.grants), spec.name
-        assert bool(props.get("VpcConfig")) == (Grant.DATABASE in spec.grants), spec.name
+    for _, resources, specs in synth.service_stacks:
+        deployed = functions_by_name(resources)
+        for spec in specs:
+            props = resources[deployed[spec.name]]["Properties"]
+            statements = role_statements(resources, props["Role"]["Fn::GetAtt"][0])
+            secrets: set[str] = set()
+            for statement in statements:
+                actions = _actions(statement)
+                # The only Deny narrows the SMS "*" (see test_event_and_notification_permissions).
+                assert statement["Effect"] == "Allow" or actions == ["sns:Publish"], (spec.name, statement)
+                assert all(a != "*" and not a.endswith(":*") for a in actions), (spec.name, actions)
+                if any(a.startswith("secretsmanager:") for a in actions):
+                    assert statement["Resource"] != "*"
+                    for name in _imports(statement["Resource"]):
+                        secrets.update(_refs(exports[name]))
+            expected = ({db_lid} if Grant.DATABASE in spec.grants else set()) | (
+                {jwt_lid} if Grant.JWT_SIGNING_KEY in spec.grants else set())
+            assert secrets == expected, spec.name
+            connects = [s for s in statements if "rds-db:connect" in _actions(s)]
+            assert bool(connects) == (Grant.DATABASE in spec.grants), spec.name
+            assert bool(props.get("VpcConfig")) == in_vpc(spec), spec.name
 
 
 def test_register_cannot_read_the_jwt_key_but_login_can(dev: Synth) -> None:
@@ -364,36 +401,50 @@ def test_register_cannot_read_the_jwt_key_but_login_can(dev: Synth) -> None:
 
 
 def test_environment(synth: Synth) -> None:
+    config = synth.built.config
+    for _, resources, specs in synth.service_stacks:
+        deployed = functions_by_name(resources)
+        for spec in specs:
+            env = resources[deployed[spec.name]]["Properties"]["Environment"]["Variables"]
+            assert env["STAGE"] == synth.stage
+            assert env["SERVICE_NAME"] == str(spec.service)
+            assert env["SMARTCOURSE_FUNCTION"] == spec.name
+            assert env["POWERTOOLS_SERVICE_NAME"] == str(spec.service)
+            assert env["POWERTOOLS_METRICS_NAMESPACE"] == "SmartCourse"
+            assert env["LOG_LEVEL"] and env["JWT_ISSUER"]
+            assert env["DB_NAME"] == database_of(spec), spec.name
+            assert int(env["ACCESS_TOKEN_TTL_SECONDS"]) > 0
+            assert env["APP_BASE_URL"] == config.app_base_url
+            assert env["PUBLIC_BASE_URL"] == config.public_base_url
+            uses_db = Grant.DATABASE in spec.grants
+            db_vars = {"DB_SECRET_ARN", "DB_HOST", "DB_PORT"}
+            assert (db_vars & set(env)) == (db_vars if uses_db else set()), spec.name
+            assert ("JWT_SECRET_ARN" in env) == (Grant.JWT_SIGNING_KEY in spec.grants), spec.name
+
+
+def test_notification_routes_use_the_notification_database(synth: Synth) -> None:
     resources = synth.lms_resources
     deployed = functions_by_name(resources)
-    for spec in lms_catalogue():
+    assert catalogue.NOTIFICATION_API_FUNCTIONS
+    for spec in catalogue.NOTIFICATION_API_FUNCTIONS:
         env = resources[deployed[spec.name]]["Properties"]["Environment"]["Variables"]
-        assert env["STAGE"] == synth.stage
-        assert env["SERVICE_NAME"] == str(spec.service)
-        assert env["SMARTCOURSE_FUNCTION"] == spec.name
-        assert env["POWERTOOLS_SERVICE_NAME"] == str(spec.service)
-        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "SmartCourse"
-        assert env["LOG_LEVEL"] and env["JWT_ISSUER"]
-        assert env["DB_NAME"] == "smartcourse_lms"
-        assert int(env["ACCESS_TOKEN_TTL_SECONDS"]) > 0
-        uses_db = Grant.DATABASE in spec.grants
-        db_vars = {"DB_SECRET_ARN", "DB_HOST", "DB_PORT"}
-        assert (db_vars & set(env)) == (db_vars if uses_db else set()), spec.name
-        assert ("JWT_SECRET_ARN" in env) == (Grant.JWT_SIGNING_KEY in spec.grants), spec.name
+        assert env["DB_NAME"] == "smartcourse_notification", spec.name
+    env = resources[deployed["lms-auth-login"]]["Properties"]["Environment"]["Variables"]
+    assert env["DB_NAME"] == "smartcourse_lms"
 
 
 # --- logging and lifecycle --------------------------------------------------------------------------------------
 
 def test_log_retention(synth: Synth) -> None:
-    for template in (synth.lms, synth.shared):
+    for template in (synth.lms, synth.shared, synth.notification):
         groups = template.find_resources("AWS::Logs::LogGroup")
         assert groups
         for lid, group in groups.items():
             assert group["Properties"].get("RetentionInDays") == RETENTION_DAYS[synth.stage], lid
-    deployed = functions_by_name(synth.lms_resources)
-    for lid in deployed.values():
-        log_group = synth.lms_resources[lid]["Properties"]["LoggingConfig"]["LogGroup"]
-        assert synth.lms_resources[log_group["Ref"]]["Type"] == "AWS::Logs::LogGroup"
+    for _, resources, _ in synth.service_stacks:
+        for lid in functions_by_name(resources).values():
+            log_group = resources[lid]["Properties"]["LoggingConfig"]["LogGroup"]
+            assert resources[log_group["Ref"]]["Type"] == "AWS::Logs::LogGroup"
 
 
 def test_prod_is_protected(prod: Synth) -> None:
@@ -405,8 +456,11 @@ def test_prod_is_protected(prod: Synth) -> None:
     })
     for secret in prod.shared.find_resources("AWS::SecretsManager::Secret").values():
         assert secret["DeletionPolicy"] == "Retain"
-    for group in prod.lms.find_resources("AWS::Logs::LogGroup").values():
-        assert group["DeletionPolicy"] == "Retain"
+    for template in (prod.lms, prod.notification):
+        for group in template.find_resources("AWS::Logs::LogGroup").values():
+            assert group["DeletionPolicy"] == "Retain"
+        for queue in template.find_resources("AWS::SQS::Queue").values():
+            assert queue["DeletionPolicy"] == "Retain"
 
 
 def test_dev_is_disposable(dev: Synth) -> None:
@@ -445,7 +499,8 @@ def test_functions_wait_for_migrations(synth: Synth) -> None:
     [trigger] = [lid for lid, r in resources.items() if r["Type"] == "Custom::Trigger"]
     deployed = functions_by_name(resources)
     for spec in lms_catalogue():
-        if spec.name != catalogue.MIGRATE.name:
+        # The topics function runs as a custom resource of its own; it does not touch the database.
+        if spec.name not in (catalogue.MIGRATE.name, catalogue.KAFKA_TOPICS.name):
             assert trigger in resources[deployed[spec.name]].get("DependsOn", []), spec.name
     for lid, res in resources.items():
         if res["Type"] in ("AWS::ApiGateway::Method", "AWS::ApiGateway::Authorizer", "AWS::ApiGateway::Stage"):
@@ -567,3 +622,359 @@ def test_bucket_grants_are_prefix_scoped(monkeypatch: pytest.MonkeyPatch) -> Non
     report = AwsSolutionsChecks().validate_scope(synth.built.lms.node.root)
     assert report.success, "\n".join(f"{v.rule_name}: {[r.construct_path for r in v.violating_resources]}"
                                      for v in report.violations)
+
+
+# --- event backbone and notifications ---------------------------------------------------------------------------
+
+CLUSTER = "cluster"
+KAFKA_ESM_ENI_ACTIONS = {"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
+                         "ec2:DeleteNetworkInterface", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"}
+EVENT_ACTION_PREFIXES = ("kafka:", "kafka-cluster:", "sqs:", "ses:", "sns:", "lambda:")
+
+
+def event_functions() -> tuple[catalogue.Function, ...]:
+    return tuple(f for fs in catalogue.EVENT_FUNCTIONS.values() for f in fs)
+
+
+def cluster_lid(shared: dict[str, Any]) -> str:
+    [lid] = [lid for lid, r in shared["Resources"].items() if r["Type"] == "AWS::MSK::ServerlessCluster"]
+    return lid
+
+
+def resource_key(expr: Any, resources: dict[str, Any], shared: dict[str, Any]) -> str:
+    """A readable name for an IAM resource / ARN expression: ``cluster``, ``topic:<name>``, ``group:<name>``,
+    ``queue:<QueueName>``, ``function:<FunctionName>``, ``ses:<identity>``, a literal, or ``*``."""
+    if isinstance(expr, str):
+        return expr
+    if "Fn::ImportValue" in expr:
+        value = exported_values(shared)[expr["Fn::ImportValue"]]
+        lid = next(_refs(value))
+        assert lid == cluster_lid(shared) and value == {"Fn::GetAtt": [lid, "Arn"]}, value
+        return CLUSTER
+    if "Fn::Join" in expr:
+        text = ""
+        for part in expr["Fn::Join"][1]:
+            if isinstance(part, str):
+                text += part
+            elif "Ref" in part and resources.get(part["Ref"], {}).get("Type") == "AWS::SES::EmailIdentity":
+                text += resources[part["Ref"]]["Properties"]["EmailIdentity"]
+            elif "Fn::Select" in part or "Ref" in part:
+                text += "{}"
+            else:
+                raise AssertionError(f"unexpected ARN part {part}")
+        for pattern, kind in ((r"^\{\}:(topic|group)/[^/]+/\{\}/(.+)$", None),
+                              (r"^arn:\{\}:lambda:\{\}:\{\}:function:(.+)$", "function"),
+                              (r"^arn:\{\}:ses:\{\}:\{\}:identity/(.+)$", "ses")):
+            match = re.match(pattern, text)
+            if match and kind is None:
+                return f"{match.group(1)}:{match.group(2)}"
+            if match:
+                return f"{kind}:{match.group(1)}"
+        return text
+    [lid] = list(_refs(expr))[:1]
+    res = resources[lid]
+    if res["Type"] == "AWS::SQS::Queue":
+        return f"queue:{res['Properties']['QueueName']}"
+    if res["Type"] == "AWS::Lambda::Function":
+        return f"function:{res['Properties']['FunctionName']}"
+    return f"{res['Type']}:{lid}"
+
+
+def permissions(resources: dict[str, Any], shared: dict[str, Any], role_lid: str,
+                prefixes: tuple[str, ...] = EVENT_ACTION_PREFIXES) -> set[tuple[str, str, str]]:
+    """(effect, action, resource key) of every statement of the role, for actions starting with ``prefixes``."""
+    out = set()
+    for statement in role_statements(resources, role_lid):
+        targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for action in _actions(statement):
+            if action.startswith(prefixes):
+                out |= {(statement["Effect"], action, resource_key(t, resources, shared)) for t in targets}
+    return out
+
+
+def expected_permissions(spec: catalogue.Function, stage: str) -> set[tuple[str, str, str]]:
+    """Exactly what the function's grants and triggers call for (actions of EVENT_ACTION_PREFIXES)."""
+    name = f"smartcourse-{stage}-{spec.name}"
+    topics = catalogue.topics.ALL_TOPICS
+    out: set[tuple[str, str, str]] = set()
+
+    def allow(actions: tuple[str, ...], *keys: str) -> None:
+        out.update(("Allow", a, k) for a in actions for k in keys)
+
+    if Grant.KAFKA_PRODUCE in spec.grants:
+        allow(("kafka-cluster:Connect", "kafka-cluster:DescribeCluster"), CLUSTER)
+        allow(("kafka-cluster:WriteData", "kafka-cluster:DescribeTopic"), *(f"topic:{t}" for t in topics))
+    if Grant.KAFKA_TOPICS in spec.grants:
+        allow(("kafka-cluster:Connect", "kafka-cluster:DescribeCluster"), CLUSTER)
+        allow(("kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic"), *(f"topic:{t}" for t in topics))
+    if spec.kafka is not None:
+        allow(("kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration",
+               "kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"), CLUSTER)
+        allow(("kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"), *(f"topic:{t}" for t in spec.kafka.topics))
+        allow(("kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"),
+              *(f"group:{name}.{t}" for t in spec.kafka.topics))
+        allow(("sqs:SendMessage",), f"queue:{name}-dlq")
+    if Grant.OUTBOX_NUDGE in spec.grants:
+        allow(("lambda:InvokeFunction",), f"function:smartcourse-{stage}-lms-outbox-publisher")
+    if Grant.NOTIFICATION_QUEUE in spec.grants:
+        allow(("sqs:SendMessage",), f"queue:smartcourse-{stage}-{catalogue.NOTIFICATION_SEND_QUEUE}")
+    if Grant.EMAIL in spec.grants:
+        allow(("ses:SendEmail", "ses:SendRawEmail"), f"ses:{stage_identity(stage)}")
+    if Grant.SMS in spec.grants:
+        allow(("sns:Publish", "sns:CheckIfPhoneNumberIsOptedOut"), "*")
+        out.add(("Deny", "sns:Publish", "arn:{}:sns:*:*:*"))
+    if Grant.ISSUE_ONE_TIME_TOKEN in spec.grants:
+        allow(("lambda:InvokeFunction",), f"function:smartcourse-{stage}-lms-auth-issue-one-time-token")
+    if spec.sqs is not None:
+        allow(("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"),
+              f"queue:smartcourse-{stage}-{spec.sqs.queue}")
+    return out
+
+
+def stage_identity(stage: str) -> str:
+    from stacks.stage_config import stage_config
+
+    return stage_config(stage).mail_identity
+
+
+def _role_of(resources: dict[str, Any], name: str) -> str:
+    return str(resources[functions_by_name(resources)[name]]["Properties"]["Role"]["Fn::GetAtt"][0])
+
+
+def _env(resources: dict[str, Any], name: str) -> dict[str, Any]:
+    return dict(resources[functions_by_name(resources)[name]]["Properties"]["Environment"]["Variables"])
+
+
+def test_event_and_notification_permissions(synth: Synth) -> None:
+    """Every function gets exactly the Kafka/SQS/SES/SNS/Lambda permissions its grants and triggers call for."""
+    for _, resources, specs in synth.service_stacks:
+        for spec in specs:
+            granted = permissions(resources, synth.shared_json, _role_of(resources, spec.name))
+            assert granted == expected_permissions(spec, synth.stage), spec.name
+
+
+def test_outbox_nudge_goes_to_every_writing_lms_route() -> None:
+    for spec in catalogue.API_FUNCTIONS[SERVICE]:
+        writes = spec.service is SERVICE and any(r.method != "GET" for r in spec.routes)
+        assert (Grant.OUTBOX_NUDGE in spec.grants) == writes, spec.name
+    assert all(Grant.OUTBOX_NUDGE not in f.grants for f in (*catalogue.PLATFORM_FUNCTIONS, *event_functions()))
+
+
+def test_event_environment(synth: Synth) -> None:
+    stage, config = synth.stage, synth.built.config
+    brokers = [lid for lid, r in synth.shared_json["Resources"].items() if r["Type"] == "Custom::AWS"]
+    assert len(brokers) == 1
+    for _, resources, specs in synth.service_stacks:
+        for spec in specs:
+            env = _env(resources, spec.name)
+            kafka = bool(spec.grants & {Grant.KAFKA_PRODUCE, Grant.KAFKA_TOPICS}) or spec.kafka is not None
+            assert ("KAFKA_BOOTSTRAP_SERVERS" in env) == kafka, spec.name
+            if kafka:
+                assert env["KAFKA_AUTH"] == "iam"
+                [export] = list(_imports(env["KAFKA_BOOTSTRAP_SERVERS"]))
+                assert exported_values(synth.shared_json)[export] == {
+                    "Fn::GetAtt": [brokers[0], "BootstrapBrokerStringSaslIam"]}
+            expected = {
+                "OUTBOX_PUBLISHER_FUNCTION": (Grant.OUTBOX_NUDGE in spec.grants,
+                                              f"smartcourse-{stage}-lms-outbox-publisher"),
+                "TOKEN_ISSUER_FUNCTION": (Grant.ISSUE_ONE_TIME_TOKEN in spec.grants,
+                                          f"smartcourse-{stage}-lms-auth-issue-one-time-token"),
+                "MAIL_FROM": (Grant.EMAIL in spec.grants, config.mail_from),
+            }
+            for variable, (wanted, value) in expected.items():
+                assert env.get(variable) == (value if wanted else None), (spec.name, variable)
+            if spec.kafka is not None:
+                assert resource_key(env["CONSUMER_DLQ_URL"], resources, synth.shared_json) == \
+                    f"queue:smartcourse-{stage}-{spec.name}-dlq"
+            else:
+                assert "CONSUMER_DLQ_URL" not in env
+            if Grant.NOTIFICATION_QUEUE in spec.grants:
+                assert resource_key(env["NOTIFICATION_QUEUE_URL"], resources, synth.shared_json) == \
+                    f"queue:smartcourse-{stage}-{catalogue.NOTIFICATION_SEND_QUEUE}"
+            else:
+                assert "NOTIFICATION_QUEUE_URL" not in env
+
+
+def test_event_cluster(synth: Synth) -> None:
+    shared = synth.shared_json["Resources"]
+    props = shared[cluster_lid(synth.shared_json)]["Properties"]
+    assert props["ClusterName"] == f"smartcourse-{synth.stage}-events"
+    assert props["ClientAuthentication"] == {"Sasl": {"Iam": {"Enabled": True}}}
+    [vpc_config] = props["VpcConfigs"]
+    app_subnets = {lid for lid, r in shared.items() if r["Type"] == "AWS::EC2::Subnet" and any(
+        t == {"Key": "aws-cdk:subnet-name", "Value": "app"} for t in r["Properties"].get("Tags", []))}
+    assert {s["Ref"] for s in vpc_config["SubnetIds"]} == app_subnets and len(app_subnets) == 2
+    [sg] = [s["Fn::GetAtt"][0] for s in vpc_config["SecurityGroups"]]
+    [function_sg] = [lid for lid, r in shared.items() if r["Type"] == "AWS::EC2::SecurityGroup"
+                     and r["Properties"]["GroupDescription"].startswith("SmartCourse Lambda functions")]
+    ingress = {(r["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0], r["Properties"]["FromPort"])
+               for r in shared.values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+               and r["Properties"]["GroupId"] == {"Fn::GetAtt": [sg, "GroupId"]}}
+    assert ingress == {(function_sg, 9098), (sg, 9098)}
+    [brokers] = [r["Properties"] for r in shared.values() if r["Type"] == "Custom::AWS"]
+    assert "getBootstrapBrokers" in json_text(brokers["Create"]) and "Kafka" in json_text(brokers["Create"])
+
+
+def json_text(value: Any) -> str:
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def test_topics_custom_resource(synth: Synth) -> None:
+    resources = synth.lms_resources
+    [topics] = [(lid, r) for lid, r in resources.items() if r["Type"] == "Custom::KafkaTopics"]
+    lid, res = topics
+    assert res["Properties"]["Topics"] == [{"Name": t, "Partitions": "6"} for t in sorted(catalogue.topics.ALL_TOPICS)]
+    # Provider framework: its onEvent function invokes platform-kafka-topics.
+    [provider] = list(_refs(res["Properties"]["ServiceToken"]))
+    env = resources[provider]["Properties"]["Environment"]["Variables"]
+    assert function_behind(resources, env["USER_ON_EVENT_FUNCTION_ARN"]) == catalogue.KAFKA_TOPICS.name
+    # Mappings of this stack wait for the topics.
+    for mapping_lid, mapping in resources.items():
+        if mapping["Type"] == "AWS::Lambda::EventSourceMapping" and "Topics" in mapping["Properties"]:
+            assert lid in mapping.get("DependsOn", []), mapping_lid
+
+
+def test_kafka_triggers(synth: Synth) -> None:
+    """One MSK event source mapping per topic, with its own consumer group, and the ESM's ENI permissions."""
+    for _, resources, specs in synth.service_stacks:
+        mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"
+                    and "Topics" in r["Properties"]]
+        found = {(function_behind(resources, m["FunctionName"]), m["Topics"][0]): m for m in mappings}
+        assert all(len(m["Topics"]) == 1 for m in mappings)
+        wanted = {(f.name, t): f for f in specs if f.kafka for t in f.kafka.topics}
+        assert set(found) == set(wanted)
+        for (name, topic), props in found.items():
+            spec = wanted[(name, topic)]
+            assert spec.kafka is not None
+            assert resource_key(props["EventSourceArn"], resources, synth.shared_json) == CLUSTER
+            assert props["StartingPosition"] == spec.kafka.starting_position
+            assert props["BatchSize"] == spec.kafka.batch_size
+            assert props["AmazonManagedKafkaEventSourceConfig"] == {
+                "ConsumerGroupId": f"smartcourse-{synth.stage}-{name}.{topic}"}
+            eni = {a for s in role_statements(resources, _role_of(resources, name)) if s["Resource"] == "*"
+                   for a in _actions(s)}
+            assert eni >= KAFKA_ESM_ENI_ACTIONS, name
+    groups = [m["Properties"]["AmazonManagedKafkaEventSourceConfig"]["ConsumerGroupId"]
+              for _, resources, _ in synth.service_stacks for m in resources.values()
+              if m["Type"] == "AWS::Lambda::EventSourceMapping" and "Topics" in m["Properties"]]
+    assert len(groups) == len(set(groups)), "Lambda needs a distinct consumer group per mapping"
+
+
+def _queues(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["Properties"]["QueueName"]: r for r in resources.values() if r["Type"] == "AWS::SQS::Queue"}
+
+
+def _queue_lid(resources: dict[str, Any], name: str) -> str:
+    [lid] = [lid for lid, r in resources.items() if r["Type"] == "AWS::SQS::Queue"
+             and r["Properties"]["QueueName"] == name]
+    return lid
+
+
+def _denies_plain_http(resources: dict[str, Any], queue_lid: str) -> bool:
+    for res in resources.values():
+        if res["Type"] == "AWS::SQS::QueuePolicy" and {"Ref": queue_lid} in res["Properties"]["Queues"]:
+            return any(s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+                       for s in res["Properties"]["PolicyDocument"]["Statement"])
+    return False
+
+
+def test_queues_are_encrypted_tls_only_and_dead_letters_kept_14_days(synth: Synth) -> None:
+    dead_letter_names = {f"smartcourse-{synth.stage}-{f.name}-dlq" for f in event_functions() if f.kafka} | {
+        f"smartcourse-{synth.stage}-{f.sqs.queue}-dlq" for f in event_functions() if f.sqs}
+    seen = set()
+    for _, resources, _ in synth.service_stacks:
+        for name, queue in _queues(resources).items():
+            props = queue["Properties"]
+            assert props["SqsManagedSseEnabled"] is True, name
+            assert _denies_plain_http(resources, _queue_lid(resources, name)), name
+            if name.endswith("-dlq"):
+                assert props["MessageRetentionPeriod"] == 14 * 24 * 3600, name
+                seen.add(name)
+    assert seen == dead_letter_names
+
+
+def test_sqs_trigger(synth: Synth) -> None:
+    resources = synth.notification_resources
+    for spec in (f for f in notification_catalogue() if f.sqs):
+        assert spec.sqs is not None
+        [mapping] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"
+                     and function_behind(resources, r["Properties"]["FunctionName"]) == spec.name]
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["BatchSize"] == spec.sqs.batch_size
+        queue_name = f"smartcourse-{synth.stage}-{spec.sqs.queue}"
+        assert resource_key(mapping["EventSourceArn"], resources, synth.shared_json) == f"queue:{queue_name}"
+        props = _queues(resources)[queue_name]["Properties"]
+        assert props["VisibilityTimeout"] >= 6 * spec.timeout_seconds
+        redrive = props["RedrivePolicy"]
+        assert redrive["maxReceiveCount"] == 5
+        assert resource_key(redrive["deadLetterTargetArn"], resources, synth.shared_json) == f"queue:{queue_name}-dlq"
+
+
+def test_schedules(synth: Synth) -> None:
+    """Each scheduled function: an EventBridge Scheduler schedule whose role may invoke that function only."""
+    for _, resources, specs in synth.service_stacks:
+        schedules = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Scheduler::Schedule"]
+        assert {function_behind(resources, s["Target"]["Arn"]): s["ScheduleExpression"] for s in schedules} == {
+            f.name: f.schedule.expression for f in specs if f.schedule}
+        for props in schedules:
+            target = props["Target"]
+            assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
+            assert props["State"] == "ENABLED"
+            assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+            role = resources[target["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
+            [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+            assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+            assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
+            [statement] = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+            assert statement["Effect"] == "Allow" and statement["Action"] == "lambda:InvokeFunction"
+            assert statement["Resource"] == target["Arn"]
+
+
+def test_ses_identity(synth: Synth) -> None:
+    config = synth.built.config
+    identities = synth.notification.find_resources("AWS::SES::EmailIdentity")
+    assert [r["Properties"]["EmailIdentity"] for r in identities.values()] == [config.mail_identity]
+    assert config.mail_from == config.mail_identity or config.mail_from.endswith("@" + config.mail_identity)
+
+
+def test_notification_stack_references_no_lms_resource(synth: Synth) -> None:
+    """Only stack ordering ties notification to LMS (the token issuer is invoked by name): no export, no cycle."""
+    template = synth.notification.to_json()
+    imports = set(_imports(template))
+    assert imports and all(i.startswith(f"smartcourse-{synth.stage}-shared:") for i in imports)
+    assert synth.built.lms in synth.built.notification.dependencies
+
+
+def test_event_alarms_follow_the_stage(dev: Synth, prod: Synth) -> None:
+    dev.lms.resource_count_is("AWS::CloudWatch::Alarm", 0)
+    dev.notification.resource_count_is("AWS::CloudWatch::Alarm", 0)
+    prod.lms.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "Namespace": "SmartCourse", "MetricName": "OutboxRowsFailed",
+        "Dimensions": [{"Name": "service", "Value": "lms"}], "Statistic": "Sum",
+        "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold",
+    })
+    alarmed = set()
+    for _, resources, _ in prod.service_stacks:
+        for res in resources.values():
+            props = res["Properties"]
+            if res["Type"] == "AWS::CloudWatch::Alarm" and props.get("MetricName") == \
+                    "ApproximateNumberOfMessagesVisible":
+                assert props["Threshold"] == 0 and props["ComparisonOperator"] == "GreaterThanThreshold"
+                [dimension] = props["Dimensions"]
+                lid = dimension["Value"]["Fn::GetAtt"][0]
+                alarmed.add(resources[lid]["Properties"]["QueueName"])
+    dead_letters = {n for _, resources, _ in prod.service_stacks for n in _queues(resources) if n.endswith("-dlq")}
+    assert dead_letters and alarmed == dead_letters
+
+
+def test_stacks_fit_the_cloudformation_resource_limit(synth: Synth) -> None:
+    """500 resources per stack (CDK adds its metadata resource on top); function roles carry inline policies only."""
+    for template in (synth.shared, synth.lms, synth.notification):
+        assert len(template.to_json()["Resources"]) < 480
+    for _, resources, _ in synth.service_stacks:
+        roles = {_role_of(resources, name) for name in functions_by_name(resources)}
+        policies = [lid for lid, r in resources.items() if r["Type"] == "AWS::IAM::Policy"
+                    and any(ref.get("Ref") in roles for ref in r["Properties"].get("Roles", []))]
+        assert policies == []

@@ -40,6 +40,7 @@ class Grant(StrEnum):
     EMAIL = "email"  # send email through SES from the stage's sender identity
     SMS = "sms"  # publish SMS through SNS and check phone-number opt-outs
     ISSUE_ONE_TIME_TOKEN = "issue-one-time-token"  # noqa: S105 - invoke lms-auth-issue-one-time-token
+    KAFKA_TOPICS = "kafka-topics"  # connect to the event cluster and create/describe the event topics (deploy)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,9 @@ _DB_JWT = frozenset({Grant.DATABASE, Grant.JWT_SIGNING_KEY})
 
 def _lms(name: str, method: str, path: str, description: str, *, authorized: bool = True,
          anonymous: bool = False, grants: frozenset[Grant] = _DB, module: str | None = None) -> Function:
+    if method != "GET":
+        # Writes may emit events (outbox rows); the nudge publishes them right after the commit.
+        grants = grants | {Grant.OUTBOX_NUDGE}
     return Function(
         name=f"lms-{name}",
         service=Service.LMS,
@@ -141,6 +145,15 @@ MIGRATE = Function(
     description="Runs Alembic migrations of every service database on deploy",
     grants=_DB,
     timeout_seconds=300,
+)
+
+KAFKA_TOPICS = Function(
+    name="platform-kafka-topics",
+    service=Service.PLATFORM,
+    handler="platform_fns.kafka_topics.handler",
+    description="Custom resource: creates the event topics on the Kafka cluster on deploy (idempotent)",
+    grants=frozenset({Grant.KAFKA_TOPICS}),
+    timeout_seconds=120,
 )
 
 
@@ -375,7 +388,10 @@ EVENT_FUNCTIONS: dict[Service, tuple[Function, ...]] = {
     Service.NOTIFICATION: NOTIFICATION_EVENT_FUNCTIONS,
 }
 
-PLATFORM_FUNCTIONS: tuple[Function, ...] = (AUTHORIZER, MIGRATE)
+# The outbox publisher of each service that writes events (OUTBOX_NUDGE invokes it).
+OUTBOX_PUBLISHERS: dict[Service, Function] = {Service.LMS: LMS_OUTBOX_PUBLISHER}
+
+PLATFORM_FUNCTIONS: tuple[Function, ...] = (AUTHORIZER, MIGRATE, KAFKA_TOPICS)
 
 ALL_FUNCTIONS: tuple[Function, ...] = (
     *PLATFORM_FUNCTIONS,

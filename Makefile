@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/shared/python:$(CURDIR)/events:$(CURDIR)/localstack:$(CURDIR)/functions
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install run test test-unit lint lock synth bench clean openapi
+.PHONY: help install run test test-unit lint lock synth bench bench-events clean openapi mail
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ run: export SMARTCOURSE_ADMIN_PASSWORD ?= Admin-change-me-1
 run: install  ## start the local cloud (PostgreSQL, Kafka, AWS emulator, APIs on 8000/8001/8002), seeded
 	$(PY) -m localcloud up
 
+mail:  ## the latest emails and SMS sent by the local cloud (LIMIT=n, JSON=1)
+	@$(PY) -m localcloud mail --limit $${LIMIT:-10} $(if $(JSON),--json)
+
 test: install lint  ## lint, then the whole suite: unit, integration, e2e, infrastructure
 	$(PY) -m pytest
 
@@ -62,6 +65,9 @@ openapi: install  ## export each API's OpenAPI document to docs/openapi/
 
 bench: install  ## benchmarks, figures written to docs/benchmarks.md
 	$(PY) -m tests.benchmarks.run
+
+bench-events: install  ## only the event path (outbox drain, commit → consumer latency); rewrites its section
+	BENCH_ONLY=events $(PY) -m tests.benchmarks.run
 
 clean:
 	rm -rf cdk.out .build .localcloud/runtime

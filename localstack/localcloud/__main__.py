@@ -1,4 +1,7 @@
-"""``python -m localcloud up``: run the whole local cloud in the foreground until Ctrl-C / SIGTERM."""
+"""``python -m localcloud up``: run the whole local cloud in the foreground until Ctrl-C / SIGTERM.
+
+``python -m localcloud mail [--limit N] [--json]``: the latest emails and SMS sent through the AWS emulator.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ def _up(args: argparse.Namespace) -> int:
         print(f"  postgres   {endpoints['postgres']}")
         print(f"  kafka      {endpoints['kafka']}")
         print(f"  aws        {endpoints['aws']}")
+        print(f"  lambda     {endpoints['lambda']}   (Lambda Invoke API: AWS_ENDPOINT_URL_LAMBDA)")
         print(f"Endpoints written to {cloud.config.state_dir / 'endpoints.json'}. Ctrl-C stops everything.\n",
               flush=True)
         stopping.wait()
@@ -45,7 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start everything in the foreground")
     up.add_argument("--no-seed", action="store_true", help="skip the demo data")
+    mail = commands.add_parser("mail", help="list the latest emails and SMS sent through the AWS emulator")
+    mail.add_argument("--limit", type=int, default=10, help="how many of each (default 10)")
+    mail.add_argument("--json", action="store_true", help="JSON instead of text")
+    mail.add_argument("--endpoint", help="the emulator (default: AWS_ENDPOINT_URL, else .localcloud/endpoints.json)")
     args = parser.parse_args(argv)
+    if args.command == "mail":
+        from localcloud.mailbox import main as mail_main
+
+        return mail_main(args.limit, args.json, args.endpoint)
     return _up(args)
 
 

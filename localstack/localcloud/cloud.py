@@ -18,9 +18,12 @@ from localcloud.synth import ROOT, synthesize
 
 log = logging.getLogger("localcloud")
 
-DEFAULT_PORTS = {"postgres": 5432, "kafka": 9092, "aws": 4566, "lms": 8000, "ai": 8001, "analytics": 8002}
-# One database per service (the LMS is the only one with a schema so far).
-SERVICE_DATABASES = {"lms": "smartcourse_lms"}
+DEFAULT_PORTS = {"postgres": 5432, "kafka": 9092, "aws": 4566, "lms": 8000, "ai": 8001, "analytics": 8002,
+                 "lambda": 8010}
+# One database per service; a service's migrations run when migrations/<service>/env.py exists.
+SERVICE_DATABASES = {"lms": "smartcourse_lms", "notification": "smartcourse_notification"}
+# Where links in mail point (the web app's address; no web app runs locally yet). APP_BASE_URL overrides it.
+LOCAL_APP_BASE_URL = "http://127.0.0.1:3000"
 
 
 @dataclass
@@ -46,6 +49,17 @@ class LocalCloudConfig:
         for key, value in overrides.items():
             setattr(config, key, value)
         return config
+
+
+def create_event_topics(kafka: KafkaService, partitions: int = 3) -> list[str]:
+    """Every event topic, with a few partitions so that per-key (per-aggregate) ordering means something.
+
+    Idempotent: existing topics are left as they are.
+    """
+    from smartcourse_events.topics import ALL_TOPICS
+
+    kafka.create_topics(list(ALL_TOPICS), partitions=partitions)
+    return list(ALL_TOPICS)
 
 
 class LocalCloud:
@@ -102,11 +116,13 @@ class LocalCloud:
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap,
             "AWS_ENDPOINT_URL": self.moto.endpoint,
             "PUBLIC_BASE_URL": self.api_urls["lms"],
+            "APP_BASE_URL": os.environ.get("APP_BASE_URL") or LOCAL_APP_BASE_URL,
             **EMULATOR_ENV,
         }
         api_ports = {name: self.ports[name] for name in ("lms", "ai", "analytics")}
         self.runner = LocalCloudRunner(cdk_out=cdk_out, ports=api_ports, overrides=overrides,
-                                       state_dir=self.config.state_dir / "runner")
+                                       state_dir=self.config.state_dir / "runner",
+                                       lambda_port=self.ports.get("lambda", 0))
         self.runner.start()
         if self.config.seed:
             # The content bucket exists only now (the runner provisions it): the demo articles' content.
@@ -114,16 +130,17 @@ class LocalCloud:
         self.write_endpoints()
 
     def _create_topics(self) -> None:
-        from smartcourse_events.topics import ALL_TOPICS
-
-        self.kafka.create_topics(list(ALL_TOPICS))
+        create_event_topics(self.kafka)
 
     def _migrate(self) -> None:
-        from smartcourse.db.migrate import upgrade
+        from smartcourse.db.migrate import migrations_root, upgrade
 
         for service, url in self.database_urls.items():
+            if not (migrations_root() / service / "env.py").exists():
+                log.info("no migrations for the %s database yet", service)
+                continue
             log.info("migrating the %s database", service)
-            upgrade(url)
+            upgrade(url, service=service)
 
     def _seed(self) -> None:
         from smartcourse.seed import seed_demo
@@ -158,6 +175,7 @@ class LocalCloud:
             "databases": {svc: url.replace("+psycopg", "") for svc, url in getattr(self, "database_urls", {}).items()},
             "kafka": self.kafka.bootstrap,
             "aws": self.moto.endpoint,
+            "lambda": self.runner.lambda_url if self.runner is not None else None,
         }
 
     def write_endpoints(self) -> Path:

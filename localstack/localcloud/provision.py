@@ -1,7 +1,11 @@
 """Create the template's stateful resources in the local stand-ins and resolve intrinsics to local values.
 
-Queues (with their redrive policy), buckets and secrets go to the AWS emulator
-(moto); Kafka topics named by event source mappings go to the broker.
+Queues (with their redrive policy), buckets, secrets, SNS topics, SES
+identities (verified) and configuration sets go to the AWS emulator (moto);
+Kafka topics named by event source mappings go to the broker. An MSK cluster
+gets a local ARN; custom resources are not run, so their attributes stay
+unresolved (the runner's overrides, e.g. KAFKA_BOOTSTRAP_SERVERS, replace
+what functions would have read from them).
 Generated secret values are kept in ``state_dir/secrets.json`` so that tokens
 signed with them survive a restart of the local cloud.
 
@@ -22,6 +26,7 @@ import re
 import secrets as secrets_random
 import string
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +117,21 @@ class LocalResources:
                 "Ref": name, "Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com",
                 "RegionalDomainName": f"{name}.s3.{self.region}.amazonaws.com",
             }
+        for cluster_qid, raw_name in self.model.kafka_clusters.items():
+            stack, _, lid = cluster_qid.partition("/")
+            name = self.resolve(stack, raw_name) if raw_name else _physical_name(
+                stack, lid, allowed="A-Za-z0-9-", max_len=64)
+            arn = (f"arn:aws:kafka:{self.region}:{ACCOUNT_ID}:cluster/{name}/"
+                   f"{uuid.uuid5(uuid.NAMESPACE_URL, cluster_qid)}-s1")
+            self.attributes[cluster_qid] = {"Ref": arn, "Arn": arn}
+        for identity_qid, identity in self.model.email_identities.items():
+            value = str(self.resolve(identity_qid.partition("/")[0], identity))
+            self.attributes[identity_qid] = {"Ref": value}
+        for set_qid, raw_name in self.model.configuration_sets.items():
+            stack, _, lid = set_qid.partition("/")
+            name = self.resolve(stack, raw_name) if raw_name else _physical_name(
+                stack, lid, allowed="A-Za-z0-9_-", max_len=64)
+            self.attributes[set_qid] = {"Ref": str(name)}
 
     def function_name(self, fn: LambdaFunction) -> str:
         if isinstance(fn.function_name, str):
@@ -130,13 +150,21 @@ class LocalResources:
     # ------------------------------------------------------------------ provisioning
 
     def provision(self) -> None:
-        needs_aws = self.model.queues or self.model.buckets or self.model.secrets
+        model = self.model
+        needs_aws = (model.queues or model.buckets or model.secrets or model.topics or model.email_identities
+                     or model.configuration_sets)
         if needs_aws and not self.aws_endpoint:
-            log.warning("no AWS endpoint (AWS_ENDPOINT_URL): queues, buckets and secrets are not created")
+            log.warning("no AWS endpoint (AWS_ENDPOINT_URL): queues, buckets, secrets, topics and SES identities "
+                        "are not created")
         elif needs_aws:
             self._queues()
             self._buckets()
             self._secrets()
+            self._sns_topics()
+            self._ses()
+        if model.custom_resources:
+            log.info("custom resources not run locally (their attributes stay unresolved): %s",
+                     ", ".join(model.custom_resources))
         if self.model.kafka_topics:
             if self.kafka_bootstrap:
                 self._topics(self.model.kafka_topics)
@@ -184,6 +212,35 @@ class LocalResources:
                 "CreateBucketConfiguration": {"LocationConstraint": self.region}}
             with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
                 s3.create_bucket(Bucket=name, **extra)
+
+    def _sns_topics(self) -> None:
+        if not self.model.topics:
+            return
+        sns = self.client("sns")
+        for topic in self.model.topics.values():
+            stack, _, lid = topic.qid.partition("/")
+            name = self.resolve(stack, topic.name) if topic.name else _physical_name(
+                stack, lid, allowed="A-Za-z0-9_-", max_len=250) + (".fifo" if topic.fifo else "")
+            attributes = {"FifoTopic": "true"} if topic.fifo else {}
+            arn = sns.create_topic(Name=str(name), Attributes=attributes)["TopicArn"]  # idempotent
+            self.attributes[topic.qid] = {"Ref": arn, "TopicArn": arn, "TopicName": str(name)}
+
+    def _ses(self) -> None:
+        if not (self.model.email_identities or self.model.configuration_sets):
+            return
+        ses = self.client("ses")
+        for identity_qid in self.model.email_identities:
+            identity = self.attributes[identity_qid]["Ref"]
+            # Both calls are idempotent; the emulator verifies at once, as the SES sandbox would after the click.
+            if "@" in identity:
+                ses.verify_email_identity(EmailAddress=identity)
+            else:
+                ses.verify_domain_identity(Domain=identity)
+            log.info("SES identity %s verified", identity)
+        for set_qid in self.model.configuration_sets:
+            name = self.attributes[set_qid]["Ref"]
+            with contextlib.suppress(ses.exceptions.ConfigurationSetAlreadyExistsException):
+                ses.create_configuration_set(ConfigurationSet={"Name": name})
 
     def _secret_values(self) -> dict[str, str]:
         path = self.state_dir / "secrets.json"
@@ -246,11 +303,23 @@ class LocalResources:
     # ------------------------------------------------------------------ intrinsics
 
     def environment(self, fn: LambdaFunction) -> dict[str, str]:
-        """The function's template environment with every intrinsic resolved to a string."""
+        """The function's template environment with every intrinsic resolved to a string.
+
+        A value that cannot be resolved (an attribute of a custom resource, a
+        malformed intrinsic) becomes an ``localcloud-unresolved:`` placeholder,
+        never an error: the runner's overrides may replace it anyway.
+        """
         stack = fn.qid.partition("/")[0]
         env: dict[str, str] = {}
         for key, raw in fn.environment.items():
-            value = self.resolve(stack, raw)
+            try:
+                value = self.resolve(stack, raw)
+            except Exception as exc:  # a template we cannot follow must not stop the whole cloud
+                log.warning("function %s: %s = %s cannot be resolved locally (%s)", fn.name, key,
+                            json.dumps(raw)[:200], exc)
+                value = unresolved(f"{type(exc).__name__}:{key}")
+            if value is None:
+                continue  # AWS::NoValue
             env[key] = value if isinstance(value, str) else json.dumps(value)
         return env
 
@@ -268,12 +337,17 @@ class LocalResources:
             lid, attr = arg if isinstance(arg, list) else str(arg).split(".", 1)
             return self._get_att(stack, str(lid), str(attr))
         if fn == "Fn::Join":
-            return str(arg[0]).join(str(self.resolve(stack, part)) for part in self.resolve(stack, arg[1]))
+            parts = self.resolve(stack, arg[1])
+            if not isinstance(parts, list):
+                return unresolved("Fn::Join")
+            return str(arg[0]).join(str(part) for part in parts)
         if fn == "Fn::Sub":
             return self._sub(stack, arg)
         if fn == "Fn::Select":
-            items = self.resolve(stack, arg[1])
-            return items[int(self.resolve(stack, arg[0]))] if isinstance(items, list) else unresolved("Fn::Select")
+            items, index = self.resolve(stack, arg[1]), self.resolve(stack, arg[0])
+            if isinstance(items, list) and str(index).isdigit() and int(index) < len(items):
+                return items[int(index)]
+            return unresolved("Fn::Select")
         if fn == "Fn::Split":
             return str(self.resolve(stack, arg[1])).split(str(arg[0]))
         if fn == "Fn::Base64":

@@ -4,6 +4,7 @@
                               state_dir=Path(".localcloud/runner"))
     runner.start()   # provision, then serve every REST API and drive mappings and schedules
     runner.urls      # {"lms": "http://127.0.0.1:8000", ...}
+    runner.lambda_url  # Lambda's Invoke API (functions get it as AWS_ENDPOINT_URL_LAMBDA)
     runner.stats()   # per function: invocations, cold starts, init and duration figures, workers
     runner.stop()
 
@@ -24,8 +25,9 @@ from types import FrameType
 from typing import Any
 
 from localcloud.gateway import Gateway, GatewayServer
+from localcloud.lambda_api import LambdaApi, LambdaApiServer
 from localcloud.mappings import KafkaPoller, MappingStats, Scheduler, SqsPoller
-from localcloud.provision import LocalResources
+from localcloud.provision import UNRESOLVED, LocalResources
 from localcloud.template import CloudTemplate, LambdaFunction, load
 from localcloud.workers import (
     DEFAULT_IDLE_TTL_SECONDS,
@@ -61,13 +63,16 @@ class LocalCloudRunner:
     (after the template's own); AWS_ENDPOINT_URL, KAFKA_BOOTSTRAP_SERVERS and
     AWS_REGION among them also tell the runner where to provision. DATABASE_URL
     is a server URL: a function whose template environment has DB_NAME gets
-    ``<DATABASE_URL>/<DB_NAME>``.
+    ``<DATABASE_URL>/<DB_NAME>``. Lambda's Invoke API is served on ``lambda_port``
+    (0: a free port) and every function gets it as AWS_ENDPOINT_URL_LAMBDA, so
+    Lambda-to-Lambda calls stay local.
     """
 
     def __init__(self, cdk_out: Path, ports: dict[str, int] | None = None, overrides: dict[str, str] | None = None,
                  state_dir: Path | None = None, *, host: str = LOCAL_HOST, python: str = sys.executable,
                  max_concurrency: int = DEFAULT_MAX_CONCURRENCY, idle_ttl: float = DEFAULT_IDLE_TTL_SECONDS,
-                 schedule_interval_override_seconds: float | None = None, log_dir: Path | None = None) -> None:
+                 schedule_interval_override_seconds: float | None = None, log_dir: Path | None = None,
+                 lambda_port: int = 0) -> None:
         self.cdk_out = Path(cdk_out)
         self.ports = dict(ports or {})
         self.overrides = dict(overrides or {})
@@ -85,10 +90,13 @@ class LocalCloudRunner:
         self.resources: LocalResources | None = None
         self.functions: WorkerManager | None = None
         self.servers: dict[str, GatewayServer] = {}
+        self.lambda_port = lambda_port
+        self.lambda_server: LambdaApiServer | None = None
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._mapping_stats: dict[str, MappingStats] = {}
         self._scheduler: Scheduler | None = None
+        self._unresolved: dict[tuple[str, str], list[str]] = {}  # (variable, placeholder) -> functions
 
     def _setting(self, name: str) -> str | None:
         return self.overrides.get(name) or os.environ.get(name) or None
@@ -111,9 +119,20 @@ class LocalCloudRunner:
             model, self.state_dir, region=self.region, aws_endpoint=self._setting("AWS_ENDPOINT_URL"),
             kafka_bootstrap=self._setting("KAFKA_BOOTSTRAP_SERVERS"))
         resources.provision()
+        # Bound before the workers' environments are built: they carry its URL.
+        lambda_api = LambdaApi({resources.function_name(fn): key for key, fn in model.functions.items()},
+                               self.region)
+        self.lambda_server = LambdaApiServer(lambda_api, self.host, self.lambda_port)
         functions = self.functions = WorkerManager([self._spec(fn) for fn in model.functions.values()],
                                                    python=self.python, log_dir=self.log_dir, idle_ttl=self.idle_ttl)
         functions.start()
+        for (key, value), names in sorted(self._unresolved.items()):
+            # Harmless when the code prefers a local setting (DB_SECRET_ARN next to DATABASE_URL, say).
+            log.warning("%s has no local value (%s) in %d function(s): %s", key, value, len(names),
+                        ", ".join(names[:5]) + (", ..." if len(names) > 5 else ""))
+        lambda_api.attach(functions)
+        self.lambda_server.start()
+        log.info("Lambda Invoke API on %s", self.lambda_server.url)
         for api in model.apis.values():
             port = self.ports.get(api.service, 0)
             if api.service in self.servers:
@@ -135,7 +154,14 @@ class LocalCloudRunner:
     def _spec(self, fn: LambdaFunction) -> FunctionSpec:
         assert self.resources is not None
         name = self.resources.function_name(fn)
-        env = build_environment(template_env=self.resources.environment(fn), overrides=self.overrides,
+        overrides = dict(self.overrides)
+        if self.lambda_server is not None:
+            overrides.setdefault("AWS_ENDPOINT_URL_LAMBDA", self.lambda_server.url)
+        template_env = self.resources.environment(fn)
+        for key, value in template_env.items():
+            if UNRESOLVED in value and key not in overrides:
+                self._unresolved.setdefault((key, value), []).append(fn.name)
+        env = build_environment(template_env=template_env, overrides=overrides,
                                 function_name=name, handler=fn.handler, code_dir=fn.code_dir,
                                 layer_dirs=fn.layer_dirs, memory_mb=fn.memory_mb, region=self.region)
         concurrency = min(self.max_concurrency, fn.reserved_concurrency or self.max_concurrency)
@@ -158,9 +184,9 @@ class LocalCloudRunner:
             elif mapping.kind == "kafka" and kafka:
                 stack = mapping.qid.partition("/")[0]
                 arn = resources.resolve(stack, mapping.event_source_arn)
+                arn = arn if isinstance(arn, str) and UNRESOLVED not in arn else None
                 stats = MappingStats("kafka", fn_name, ",".join(mapping.topics))
-                poller = KafkaPoller(mapping, functions, kafka, arn if isinstance(arn, str) else None, stats,
-                                     self._stopping)
+                poller = KafkaPoller(mapping, functions, kafka, arn, stats, self._stopping)
             else:
                 log.warning("mapping %s not started (no %s configured)", mapping.qid, mapping.kind)
                 continue
@@ -173,6 +199,9 @@ class LocalCloudRunner:
         for server in self.servers.values():
             server.stop()
         self.servers.clear()
+        if self.lambda_server is not None:
+            self.lambda_server.stop()
+            self.lambda_server = None
         for thread in self._threads:
             thread.join(10)
         self._threads.clear()
@@ -185,6 +214,10 @@ class LocalCloudRunner:
     @property
     def urls(self) -> dict[str, str]:
         return {service: server.url for service, server in self.servers.items()}
+
+    @property
+    def lambda_url(self) -> str | None:
+        return self.lambda_server.url if self.lambda_server is not None else None
 
     def function_key(self, name: str) -> str:
         """The template key of a function given its catalogue name (``smartcourse:function``) or logical id."""
@@ -229,6 +262,8 @@ class LocalCloudRunner:
             "apis": apis,
             "mappings": {key: s.as_dict() for key, s in self._mapping_stats.items()},
             "schedules": dict(self._scheduler.fired) if self._scheduler else {},
+            "lambda": {"url": self.lambda_url,
+                       **(self.lambda_server.api.stats() if self.lambda_server is not None else {})},
         }
 
 
@@ -262,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for service, url in runner.urls.items():
             print(f"  {service:<10} {url}", flush=True)
+        print(f"  {'lambda':<10} {runner.lambda_url}", flush=True)
         stopping.wait()
     finally:
         runner.stop()

@@ -2,7 +2,9 @@
 
 Only what the runner needs is modelled: Lambda functions and their layers,
 REST APIs (routes, authorizers, gateway responses), event source mappings,
-schedules, queues, secrets and buckets. Values that are CloudFormation
+schedules, queues, secrets, buckets, SNS topics, SES identities and
+configuration sets, MSK clusters (for their ARN). Custom resources are
+listed but never run: their attributes stay unresolved locally. Values that are CloudFormation
 intrinsics stay raw here; :mod:`localcloud.provision` resolves them.
 
 Every resource is keyed by its *qualified id*, ``"<stack>/<logical id>"``, as
@@ -159,6 +161,13 @@ class Bucket:
 
 
 @dataclass
+class Topic:
+    qid: str
+    name: Any  # TopicName (raw) or None
+    fifo: bool
+
+
+@dataclass
 class CloudTemplate:
     stacks: dict[str, Stack] = field(default_factory=dict)
     functions: dict[str, LambdaFunction] = field(default_factory=dict)
@@ -168,6 +177,11 @@ class CloudTemplate:
     schedules: dict[str, Schedule] = field(default_factory=dict)
     secrets: dict[str, Secret] = field(default_factory=dict)
     buckets: dict[str, Bucket] = field(default_factory=dict)
+    topics: dict[str, Topic] = field(default_factory=dict)
+    email_identities: dict[str, Any] = field(default_factory=dict)  # qid -> EmailIdentity (raw): address or domain
+    configuration_sets: dict[str, Any] = field(default_factory=dict)  # qid -> Name (raw) or None
+    kafka_clusters: dict[str, Any] = field(default_factory=dict)  # qid -> ClusterName (raw) or None
+    custom_resources: list[str] = field(default_factory=list)  # qids, not run locally
     exports: dict[str, tuple[str, Any]] = field(default_factory=dict)  # export name -> (stack, value expression)
 
     def type_of(self, qualified_id: str) -> str | None:
@@ -236,6 +250,10 @@ def _referenced(stack: Stack, expr: Any, type_: str) -> str | None:
     return next((lid for lid in references(expr) if stack.type_of(lid) == type_), None)
 
 
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
 def _int(value: Any, default: int) -> int:
     try:
         return int(value)
@@ -283,6 +301,20 @@ def _load_stack(model: CloudTemplate, stack: Stack) -> None:
                                                      props.get("GenerateSecretString"), props.get("SecretString"))
     for lid, props in stack.of_type("AWS::S3::Bucket"):
         model.buckets[qid(stack.name, lid)] = Bucket(qid(stack.name, lid), props.get("BucketName"))
+    for lid, props in stack.of_type("AWS::SNS::Topic"):
+        model.topics[qid(stack.name, lid)] = Topic(qid(stack.name, lid), props.get("TopicName"),
+                                                   _truthy(props.get("FifoTopic")))
+    for lid, props in stack.of_type("AWS::SES::EmailIdentity"):
+        model.email_identities[qid(stack.name, lid)] = props.get("EmailIdentity")
+    for lid, props in stack.of_type("AWS::SES::ConfigurationSet"):
+        model.configuration_sets[qid(stack.name, lid)] = props.get("Name")
+    for type_ in ("AWS::MSK::ServerlessCluster", "AWS::MSK::Cluster"):
+        for lid, props in stack.of_type(type_):
+            model.kafka_clusters[qid(stack.name, lid)] = props.get("ClusterName")
+    for lid, resource in stack.resources.items():
+        type_ = str(resource.get("Type", ""))
+        if type_.startswith("Custom::") or type_ == "AWS::CloudFormation::CustomResource":
+            model.custom_resources.append(qid(stack.name, lid))
     for lid, props in stack.of_type("AWS::Lambda::EventSourceMapping"):
         mapping = _mapping(model, stack, lid, props)
         if mapping is not None:
@@ -296,6 +328,11 @@ def _load_stack(model: CloudTemplate, stack: Stack) -> None:
 def _function(stack: Stack, lid: str, props: dict[str, Any], assets: dict[str, Path],
               layers: dict[str, Path | None]) -> LambdaFunction | None:
     metadata = stack.resources[lid].get("Metadata") or {}
+    runtime = props.get("Runtime")
+    if isinstance(runtime, str) and not runtime.startswith("python"):
+        # CDK's own helpers (custom resource providers, bucket deployments) are often Node.js.
+        log.info("function %s/%s: runtime %s is not run locally; skipped", stack.name, lid, runtime)
+        return None
     code_dir = _asset_dir(stack, lid, props.get("Code") or {}, assets)
     if code_dir is None or not isinstance(props.get("Handler"), str):
         log.warning("function %s/%s: no local code asset or handler (inline/container code?); skipped",
@@ -358,10 +395,15 @@ def _mapping(model: CloudTemplate, stack: Stack, lid: str, props: dict[str, Any]
     }
     retries = props.get("MaximumRetryAttempts")
     common["maximum_retry_attempts"] = None if retries in (None, -1) else _int(retries, 0)
-    queue = _referenced(stack, props.get("EventSourceArn"), "AWS::SQS::Queue")
+    source, source_stack = props.get("EventSourceArn"), stack
+    if isinstance(source, dict) and isinstance(source.get("Fn::ImportValue"), str):
+        exported = model.exports.get(source["Fn::ImportValue"])  # a queue of another stack
+        if exported:
+            source_stack, source = model.stacks[exported[0]], exported[1]
+    queue = _referenced(source_stack, source, "AWS::SQS::Queue")
     if queue is not None:
         return EventSourceMapping(kind="sqs", batch_size=_int(props.get("BatchSize"), 10),
-                                  queue=qid(stack.name, queue), **common)
+                                  queue=qid(source_stack.name, queue), **common)
     if props.get("Topics"):
         return EventSourceMapping(kind="kafka", batch_size=_int(props.get("BatchSize"), 100),
                                   topics=[str(t) for t in props["Topics"]],

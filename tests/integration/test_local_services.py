@@ -51,3 +51,17 @@ def test_postgres_restart_keeps_data(postgres):
     postgres.restart()
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT v FROM t").fetchall() == [(42,)]
+
+
+def test_event_topics_are_created_with_partitions_and_idempotently(kafka):
+    from localcloud.cloud import create_event_topics
+    from smartcourse_events.topics import ALL_TOPICS
+
+    assert create_event_topics(kafka) == list(ALL_TOPICS)
+    create_event_topics(kafka)  # a restart: the topics exist already
+    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap)
+    try:
+        assert {topic: consumer.partitions_for_topic(topic) for topic in ALL_TOPICS} == {
+            topic: {0, 1, 2} for topic in ALL_TOPICS}
+    finally:
+        consumer.close()

@@ -45,11 +45,12 @@ class RunnerTestStack(cdk.Stack):
         jobs = sqs.Queue(self, "Jobs", visibility_timeout=cdk.Duration.seconds(1),
                          dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=2, queue=dlq))
 
-        def fn(name: str, module: str, timeout: int = 3, env: dict[str, str] | None = None) -> lambda_.Function:
+        def fn(name: str, module: str, timeout: int = 3, env: dict[str, str] | None = None,
+               function_name: str | None = None) -> lambda_.Function:
             function = lambda_.Function(
                 self, name.title().replace("-", ""), runtime=lambda_.Runtime.PYTHON_3_12, code=code,
                 handler=f"{module}.handler", timeout=cdk.Duration.seconds(timeout), memory_size=256,
-                layers=[shared, deps], environment=env or {},
+                layers=[shared, deps], environment=env or {}, function_name=function_name,
             )
             function.node.default_child.add_metadata("smartcourse:function", name)  # type: ignore[union-attr]
             return function
@@ -66,6 +67,11 @@ class RunnerTestStack(cdk.Stack):
         sqs_consumer = fn("test-sqs-consumer", "sqs_consumer", timeout=1)
         kafka_consumer = fn("test-kafka-consumer", "kafka_consumer")
         scheduled = fn("test-scheduled", "scheduled")
+        # Lambda -> Lambda through the runner's Invoke API, by name (Ref) and by ARN (GetAtt).
+        fn("test-invoker", "invoker", timeout=10, env={
+            "TARGET_FUNCTION": echo.function_name, "TARGET_ARN": echo.function_arn})
+        # A physical name unlike its catalogue name: callers must use the physical one.
+        fn("test-recorder", "recorder", timeout=10, function_name="runner-test-recorder")
         # A resource the runner does not model: references to it resolve to an explicit placeholder.
         cdk.CfnResource(self, "SomethingElse", type="AWS::CloudFormation::WaitConditionHandle")
 

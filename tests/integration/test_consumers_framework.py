@@ -427,3 +427,34 @@ def test_a_crash_mid_batch_then_redelivery_applies_each_event_exactly_once(
     assert processed_for(engine, *envelopes) == 6
     for env_ in envelopes:
         assert effects_for(engine, env_) == 1
+
+
+def test_an_effect_not_ready_yet_fails_the_batch_for_redelivery_then_dead_letters_past_its_window(
+        kafka: Any, engine: Engine, dlq_url: str, sqs: Any) -> None:
+    from smartcourse.consumers import RetryLater
+
+    first, waiting = envelope(), envelope()
+    event = kafka_event(kafka, [encoded(first), encoded(waiting)])
+    ready: list[bool] = [False]
+
+    def needs_projection(env: EventEnvelope, conn: Connection) -> None:
+        if env.event_id == waiting.event_id and not ready[0]:
+            raise RetryLater("the course projection has not arrived yet")
+        record_effect(env, conn)
+
+    consumer = make_consumer(engine, dlq_url, effects={"course.processing_completed": needs_projection})
+    with pytest.raises(RetryLater):
+        consumer.handle(event, None)
+    assert processed_for(engine, first) == 1 and processed_for(engine, waiting) == 0
+    ready[0] = True  # the other topic's event arrived; the mapping redelivers the same batch
+    assert consumer.handle(event, None) == {"records": 2, "applied": 1, "skipped_duplicates": 1, "ignored": 0,
+                                             "dead_lettered": 0}
+    assert effects_for(engine, first, waiting) == 2
+
+    late, never = envelope(), envelope()
+    stale = make_consumer(engine, dlq_url, retry_window_seconds=0.0,
+                          effects={"course.processing_completed": lambda env, conn: (_ for _ in ()).throw(
+                              RetryLater("never arrives"))})
+    summary = stale.handle(kafka_event(kafka, [encoded(late), encoded(never)]), None)
+    assert summary["dead_lettered"] == 2
+    assert [m["error"]["type"] for m in dead_letters(sqs, dlq_url, 2)] == ["RetryLater", "RetryLater"]

@@ -16,6 +16,7 @@ from smartcourse.consumers.framework import (
     BatchSummary,
     Effect,
     EventConsumer,
+    RetryLater,
     make_handler,
     typed_payload,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "DeadLetterError",
     "Effect",
     "EventConsumer",
+    "RetryLater",
     "dead_letter_message",
     "make_handler",
     "typed_payload",

@@ -61,6 +61,16 @@ _INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, Int
 logger = Logger(service="smartcourse-consumers")
 
 
+class RetryLater(Exception):  # noqa: N818 - an instruction to the framework, not an error of the record
+    """Raised by an effect whose input is not there *yet* (e.g. a projection fed by another topic).
+
+    Topics are consumed by separate event source mappings, so an event can arrive before one from another
+    topic it depends on. Within the record's retry window the whole batch fails and the mapping redelivers
+    it later (with its backoff; applied records are skipped as duplicates); past the window the record is
+    dead-lettered like any other record that keeps failing.
+    """
+
+
 @dataclass
 class BatchSummary:
     records: int = 0
@@ -103,6 +113,8 @@ class EventConsumer:
     # fail must still end (each dead-lettered after one attempt) before the function times out, or every
     # redelivery would start over and dead-letter the same records again.
     retry_reserve_ms: int = 10_000
+    # How long after it was produced a record may keep failing the batch with RetryLater.
+    retry_window_seconds: float = 300.0
     processed_table: TableClause = field(default=PROCESSED_EVENTS)
 
     # -- Lambda entry points ---------------------------------------------------------------------------
@@ -173,6 +185,9 @@ class EventConsumer:
                 if isinstance(exc, _INFRASTRUCTURE_ERRORS):
                     logger.error("database unavailable: failing the batch", extra=ids)
                     raise
+                if isinstance(exc, RetryLater) and self._within_retry_window(raw):
+                    logger.warning("not ready yet: failing the batch for redelivery", extra=ids)
+                    raise
                 self._dead_letter(raw, exc, attempts=attempt, event=ids)
                 return "dead_lettered"
             if not applied:
@@ -180,6 +195,12 @@ class EventConsumer:
                 return "skipped_duplicates"
             logger.debug("event applied", extra=ids)
             return "applied"
+
+    def _within_retry_window(self, raw: Mapping[str, Any]) -> bool:
+        produced_ms = raw.get("timestamp")
+        if not isinstance(produced_ms, int | float):
+            return False
+        return time.time() - produced_ms / 1000 < self.retry_window_seconds
 
     def _apply_once(self, envelope: EventEnvelope, effect: Effect) -> bool:
         """One transaction: claim the event, run the effect; False when the event was already applied."""

@@ -61,7 +61,7 @@ _INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, Int
 logger = Logger(service="smartcourse-consumers")
 
 
-class RetryLater(Exception):  # noqa: N818 - an instruction to the framework, not an error of the record
+class RetryLater(Exception):
     """Raised by an effect whose input is not there *yet* (e.g. a projection fed by another topic).
 
     Topics are consumed by separate event source mappings, so an event can arrive before one from another

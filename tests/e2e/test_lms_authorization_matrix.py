@@ -137,6 +137,17 @@ ROWS: tuple[Row, ...] = (
     Row("GET", "/api/v1/certificates/me", "/api/v1/certificates/me", ANY_USER),
     Row("GET", "/api/v1/certificates/{certificate_id}", "/api/v1/certificates/{C}", LEARNER_OR_STAFF),
     Row("GET", "/api/v1/certificates/verify/{serial_no}", "/api/v1/certificates/verify/{S}", ANYONE),
+    # Notifications: a user's own feed and preferences; someone else's (here: a made-up) notification is a 404
+    # for everyone, admins included; templates are admin only.
+    Row("GET", "/api/v1/notifications/me", "/api/v1/notifications/me", ANY_USER),
+    Row("POST", "/api/v1/notifications/{notification_id}/read", f"/api/v1/notifications/{uuid.uuid4()}/read",
+        (401, 404, 404, 404, 404, 404)),
+    Row("GET", "/api/v1/notifications/preferences", "/api/v1/notifications/preferences", ANY_USER),
+    Row("PUT", "/api/v1/notifications/preferences", "/api/v1/notifications/preferences", ANY_USER,
+        {"categories": {"marketing": False}}),
+    Row("GET", "/api/v1/notifications/templates", "/api/v1/notifications/templates", ADMIN_ONLY),
+    Row("POST", "/api/v1/notifications/templates/{name}/preview",
+        "/api/v1/notifications/templates/course_completed/preview", ADMIN_ONLY, {}),
 )
 
 

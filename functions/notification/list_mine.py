@@ -1,0 +1,28 @@
+"""GET /notifications/me: the caller's in-app notifications, newest first (``?unread=true``; paginated)."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from smartcourse.catalogue import function
+from smartcourse.courses.schemas import MAX_OFFSET
+from smartcourse.http import make_resolver, principal, route
+from smartcourse.notifications.schemas import NotificationOut, NotificationPageOut
+from smartcourse.notifications.service import get_notification_service
+
+FUNCTION = function("notification-list-mine")
+app = make_resolver()
+
+
+@route(app, FUNCTION, response_model=NotificationPageOut)
+def list_my_notifications(
+    unread: Annotated[bool, Query(description="only notifications not read yet")] = False,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> NotificationPageOut:
+    page = get_notification_service().feed(principal(app), unread_only=unread, limit=limit, offset=offset)
+    return NotificationPageOut(items=[NotificationOut.of(n) for n in page.items], total=page.total,
+                               limit=page.limit, offset=page.offset)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,22 @@
+"""POST /notifications/templates/{name}/preview: render a template with a given or sample context (admin)."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from smartcourse.catalogue import function
+from smartcourse.http import make_resolver, principal, route
+from smartcourse.notifications.schemas import PreviewOut, PreviewRequest
+from smartcourse.notifications.service import preview_template
+
+FUNCTION = function("notification-preview-template")
+app = make_resolver()
+
+
+@route(app, FUNCTION, response_model=PreviewOut, errors=(400, 403, 404))
+def preview_notification_template(name: str, body: Annotated[PreviewRequest | None, Body()] = None) -> PreviewOut:
+    context = body.context if body is not None else None
+    return PreviewOut.of(name, preview_template(principal(app), name, context))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,26 @@
+"""SQS worker: delivers queued sends (email through SES, SMS through SNS, in-app) with partial batch responses."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from smartcourse.catalogue import function
+from smartcourse.notifications.sender import EARLY_RETRY_ERRORS, handle_record_body, retry_soon
+
+FUNCTION = function("notification-send")
+# Always answer with batchItemFailures (also when every record failed): SQS retries exactly those.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def record_handler(record: SQSRecord) -> None:
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    try:
+        handle_record_body(record.body, receive_count)
+    except EARLY_RETRY_ERRORS:
+        retry_soon(record.event_source_arn, record.receipt_handle, receive_count)
+        raise
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                         context=context))

@@ -1,0 +1,132 @@
+"""The notification database schema as SQLAlchemy Core tables (migrations/notification builds the same)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+CHANNELS = ("email", "sms", "in_app")
+SEND_STATUSES = ("queued", "sending", "sent", "failed", "skipped", "unknown")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _ts(name: str, *, nullable: bool = True, default_now: bool = False) -> Column[Any]:
+    return Column(name, DateTime(timezone=True), nullable=nullable,
+                  server_default=func.now() if default_now else None)
+
+
+# Projection of user.registered: whom to write to (the LMS users table is never read).
+recipients = Table(
+    "recipients",
+    metadata,
+    Column("user_id", Uuid, primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("full_name", String(200), nullable=True),
+    _ts("updated_at", nullable=False, default_now=True),
+)
+
+# Projection of course.published: titles for mails and who the instructor is.
+courses = Table(
+    "courses",
+    metadata,
+    Column("course_id", Uuid, primary_key=True),
+    Column("title", String(300), nullable=False),
+    Column("instructor_id", Uuid, nullable=False),
+    _ts("updated_at", nullable=False, default_now=True),
+)
+
+preferences = Table(
+    "preferences",
+    metadata,
+    Column("user_id", Uuid, primary_key=True),
+    Column("email", Boolean, nullable=False, server_default=text("true")),
+    Column("sms", Boolean, nullable=False, server_default=text("false")),
+    Column("in_app", Boolean, nullable=False, server_default=text("true")),
+    Column("phone_number", String(16), nullable=True),
+    Column("categories", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    _ts("updated_at", nullable=False, default_now=True),
+)
+
+# The in-app feed.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("template", String(100), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("link", String(2048), nullable=True),
+    Column("category", String(50), nullable=False),
+    _ts("created_at", nullable=False, default_now=True),
+    _ts("read_at"),
+    UniqueConstraint("event_id", "user_id"),
+    Index(None, "user_id", "created_at"),
+)
+
+# Every send, one per (event, recipient, channel): the at-most-once ledger of the sender.
+sends = Table(
+    "sends",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("event_id", Uuid, nullable=False),
+    Column("user_id", Uuid, nullable=False),
+    Column("channel", String(10), nullable=False),
+    Column("template", String(100), nullable=False),
+    Column("address", String(320), nullable=True),
+    # Template variables; token *references* only, never a clear token.
+    Column("context", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("status", String(10), nullable=False, server_default=text("'queued'")),
+    Column("provider_message_id", String(200), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("last_error", Text, nullable=True),
+    _ts("created_at", nullable=False, default_now=True),
+    _ts("updated_at", nullable=False, default_now=True),
+    _ts("sent_at"),
+    UniqueConstraint("event_id", "user_id", "channel"),
+    CheckConstraint(_in("channel", CHANNELS), name="channel"),
+    CheckConstraint(_in("status", SEND_STATUSES), name="status"),
+    Index(None, "user_id"),
+)
+
+# Same shape as the LMS one (smartcourse.db.tables.processed_events): the consumer framework writes either.
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("consumer", String(100), nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("event_type", String(100), nullable=False),
+    _ts("processed_at", nullable=False, default_now=True),
+    PrimaryKeyConstraint("consumer", "event_id"),
+)

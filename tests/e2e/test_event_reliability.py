@@ -1,10 +1,12 @@
 """The broker goes down while requests commit: nothing is lost, nothing is applied twice.
 
-A local cloud of its own (its own PostgreSQL, broker and emulator), so that
-stopping its broker disturbs no other test. Requests keep succeeding while the
-broker is down, their events wait in the outbox, and once the broker is back
-(Tansu keeps topics in memory: the topics are created again, as the local cloud
-does at start) every event reaches each consumer's effect exactly once.
+A local cloud of its own (its own PostgreSQL and emulator) and a broker this
+test stops and starts, so that the outage disturbs no other test. Like an MSK
+cluster, and unlike the local cloud's default in-memory Tansu, that broker keeps
+its topics, logs and committed offsets across the restart (Tansu's S3 storage,
+on an emulator of its own). Requests keep succeeding while the broker is down,
+their events wait in the outbox, and once the broker is back every event
+reaches each consumer's effect exactly once.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from localcloud.cloud import LocalCloud, LocalCloudConfig, create_event_topics
+from localcloud.cloud import LocalCloud, LocalCloudConfig
 from localcloud.mailbox import fetch_emails, wait_for_email
-from localcloud.services import free_port
+from localcloud.services import EMULATOR_ENV, KafkaService, MotoService, free_port
 
 from tests.e2e.support import unique_email
 
@@ -29,10 +31,30 @@ PASSWORD = "Str0ng-pass"
 
 
 @pytest.fixture(scope="module")
-def own_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    ports = {name: free_port() for name in ("postgres", "kafka", "aws", "lms", "ai", "analytics")}
+def durable_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaService]:
+    import boto3
+
+    state = tmp_path_factory.mktemp("outage-broker")
+    storage = MotoService(port=free_port(), log_path=state / "storage.log")
+    storage.start()
+    boto3.client("s3", endpoint_url=storage.endpoint, region_name=EMULATOR_ENV["AWS_REGION"],
+                 aws_access_key_id=EMULATOR_ENV["AWS_ACCESS_KEY_ID"],
+                 aws_secret_access_key=EMULATOR_ENV["AWS_SECRET_ACCESS_KEY"]).create_bucket(Bucket="tansu")
+    broker = KafkaService(port=free_port(), log_path=state / "kafka.log", storage_engine="s3://tansu/",
+                          environment={**EMULATOR_ENV, "AWS_ENDPOINT": storage.endpoint, "AWS_ALLOW_HTTP": "true"})
+    broker.start()
+    yield broker
+    broker.stop()
+    storage.stop()
+
+
+@pytest.fixture(scope="module")
+def own_cloud(durable_broker: KafkaService, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    ports = {name: free_port() for name in ("postgres", "aws", "lms", "ai", "analytics")}
+    ports["kafka"] = durable_broker.port
     config = LocalCloudConfig(state_dir=tmp_path_factory.mktemp("outage-cloud"), ports=ports, next_free_port=False,
-                              cdk_out=ROOT / ".build" / "cdk.out.e2e", seed=False)
+                              cdk_out=ROOT / ".build" / "cdk.out.e2e", seed=False,
+                              kafka_bootstrap_servers=durable_broker.bootstrap)
     cloud = LocalCloud(config)
     cloud.start()
     yield cloud
@@ -55,7 +77,8 @@ def _pending(lms: psycopg.Connection) -> int:
     return int(row[0])
 
 
-def test_events_committed_while_the_broker_is_down_are_delivered_once_it_is_back(own_cloud: LocalCloud) -> None:
+def test_events_committed_while_the_broker_is_down_are_delivered_once_it_is_back(
+        own_cloud: LocalCloud, durable_broker: KafkaService) -> None:
     aws = own_cloud.moto.endpoint
     databases = own_cloud.endpoints()["databases"]
     with httpx.Client(base_url=own_cloud.api_urls["lms"], timeout=30) as http, \
@@ -65,14 +88,13 @@ def test_events_committed_while_the_broker_is_down_are_delivered_once_it_is_back
         _, before = _register(http)
         wait_for_email(aws, before, match=lambda m: any("verify-email" in u for u in m.links), timeout=60)
 
-        own_cloud.kafka.stop()
+        durable_broker.stop()
         during = [_register(http) for _ in range(3)]
         assert _pending(lms) >= 3  # waiting in the outbox, not lost
         time.sleep(2)  # nudged publishers fail meanwhile: rows back off, nothing is marked published
         assert _pending(lms) >= 3
 
-        own_cloud.kafka.start()
-        create_event_topics(own_cloud.kafka)
+        durable_broker.start()
         deadline = time.monotonic() + 120
         while _pending(lms) and time.monotonic() < deadline:
             # The schedule's job (every minute in the template), run sooner: rows whose backoff ended go out.

@@ -288,9 +288,13 @@ class ServiceFunction(Construct):
         trigger_queue: sqs.IQueue | None = None
         if spec.sqs is not None:
             trigger_queue = self._queue(queues, spec.sqs.queue)
+            redrive = trigger_queue.dead_letter_queue if isinstance(trigger_queue, sqs.Queue) else None
+            if redrive is not None and redrive.max_receive_count is not None:
+                # The function marks a message's last delivery itself (e.g. a send as failed) before SQS moves it.
+                environment["TRIGGER_QUEUE_MAX_RECEIVES"] = str(redrive.max_receive_count)
             statements.append(iam.PolicyStatement(
                 actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-                         "sqs:ChangeMessageVisibility"],
+                         "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"],
                 resources=[trigger_queue.queue_arn],
             ))
 

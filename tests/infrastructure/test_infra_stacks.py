@@ -726,7 +726,8 @@ def expected_permissions(spec: catalogue.Function, stage: str) -> set[tuple[str,
     if Grant.ISSUE_ONE_TIME_TOKEN in spec.grants:
         allow(("lambda:InvokeFunction",), f"function:smartcourse-{stage}-lms-auth-issue-one-time-token")
     if spec.sqs is not None:
-        allow(("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"),
+        allow(("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
+               "sqs:GetQueueUrl"),
               f"queue:smartcourse-{stage}-{spec.sqs.queue}")
     return out
 
@@ -793,6 +794,13 @@ def test_event_environment(synth: Synth) -> None:
                     f"queue:smartcourse-{stage}-{catalogue.NOTIFICATION_SEND_QUEUE}"
             else:
                 assert "NOTIFICATION_QUEUE_URL" not in env
+            # An SQS-triggered function knows its queue's last delivery (the redrive maxReceiveCount).
+            if spec.sqs is not None:
+                from stacks.notification_stack import MAX_RECEIVE_COUNT
+
+                assert env.get("TRIGGER_QUEUE_MAX_RECEIVES") == str(MAX_RECEIVE_COUNT), spec.name
+            else:
+                assert "TRIGGER_QUEUE_MAX_RECEIVES" not in env
 
 
 def test_event_cluster(synth: Synth) -> None:

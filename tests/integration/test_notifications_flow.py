@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from smartcourse.auth.service import AuthService
 from smartcourse.db.engine import normalise_url
+from smartcourse.settings import get_settings
 from smartcourse_events.envelope import EventEnvelope
 from smartcourse_events.registry import build_event, topic_for
 from sqlalchemy import Engine, create_engine, text
@@ -455,6 +456,7 @@ def test_sends_wait_for_projections_from_other_topics(env: dict[str, Any], db: E
     assert consume(enrollment)["applied"] == 1  # planned without either projection
     sender_module._sender = sender_module.Sender(get_engine, projection_wait_seconds=0.2)
     monkeypatch.setenv("NOTIFICATION_RETRY_DELAY_SECONDS", "2")
+    get_settings.cache_clear()
     messages = receive(env)
     assert len(messages) == 2 and len(send_batch(env, messages)) == 2  # retried through SQS...
     assert rows(db, "SELECT DISTINCT status, attempts, last_error FROM sends WHERE event_id = :e",
@@ -480,7 +482,8 @@ def test_a_projection_that_never_comes_fails_the_send_at_the_last_receive(env: d
     from smartcourse.db.engine import get_engine
     from smartcourse.notifications import sender as sender_module
 
-    monkeypatch.setenv("NOTIFICATION_MAX_RECEIVES", "2")
+    monkeypatch.setenv("TRIGGER_QUEUE_MAX_RECEIVES", "2")
+    get_settings.cache_clear()
     sender_module._sender = sender_module.Sender(get_engine, projection_wait_seconds=0)
     enrollment = enrolled(uuid.uuid4(), uuid.uuid4())
     consume(enrollment)
@@ -554,7 +557,7 @@ def test_ses_rejection_is_retried_then_failed_at_the_last_receive(env: dict[str,
     issued = certificate(user_of(learner), course_of(course))
     consume(issued, certificate(user_of(other), course_of(course)))  # two independent sends in one batch
     monkeypatch.setenv("MAIL_FROM", "unverified@nowhere.example")  # SES: MessageRejected
-    monkeypatch.setenv("NOTIFICATION_MAX_RECEIVES", "3")
+    monkeypatch.setenv("TRIGGER_QUEUE_MAX_RECEIVES", "3")
     get_settings.cache_clear()
     for receive_count in (1, 2):
         messages = receive(env)
@@ -581,7 +584,7 @@ def test_the_last_allowed_receive_marks_the_send_failed(env: dict[str, Any], db:
 
     learner, issued = _queued_certificate(env, db)
     monkeypatch.setenv("MAIL_FROM", "unverified@nowhere.example")
-    monkeypatch.setenv("NOTIFICATION_MAX_RECEIVES", "2")
+    monkeypatch.setenv("TRIGGER_QUEUE_MAX_RECEIVES", "2")
     get_settings.cache_clear()
     assert len(send_batch(env, receive(env))) == 1
     assert len(send_batch(env, receive(env))) == 1  # receive 2 of 2: failed, then SQS dead-letters the message

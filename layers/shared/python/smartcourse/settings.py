@@ -47,6 +47,8 @@ class Settings:
     outbox_publisher_function: str | None
     outbox_batch_size: int
     outbox_max_attempts: int
+    outbox_nudge_connect_timeout_seconds: float
+    outbox_nudge_read_timeout_seconds: float
     # Consumers: the SQS dead-letter queue for records that keep failing, and how often a record is tried.
     consumer_dlq_url: str | None
     consumer_max_attempts: int
@@ -55,11 +57,20 @@ class Settings:
     mail_from: str
     token_issuer_function: str | None
     app_base_url: str
+    # Receives of a message before SQS dead-letters it (an SQS-triggered function's queue: the stack passes its
+    # redrive maxReceiveCount), and the base delay before a send whose projection is on its way is retried.
+    trigger_queue_max_receives: int
+    notification_retry_delay_seconds: int
 
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw not in (None, "") else default
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
 
 
 @lru_cache(maxsize=1)
@@ -94,10 +105,14 @@ def get_settings() -> Settings:
         outbox_publisher_function=env("OUTBOX_PUBLISHER_FUNCTION") or None,
         outbox_batch_size=_int("OUTBOX_BATCH_SIZE", 500),
         outbox_max_attempts=_int("OUTBOX_MAX_ATTEMPTS", 10),
+        outbox_nudge_connect_timeout_seconds=_float("OUTBOX_NUDGE_CONNECT_TIMEOUT_SECONDS", 1.0),
+        outbox_nudge_read_timeout_seconds=_float("OUTBOX_NUDGE_READ_TIMEOUT_SECONDS", 2.0),
         consumer_dlq_url=env("CONSUMER_DLQ_URL") or None,
         consumer_max_attempts=_int("CONSUMER_MAX_ATTEMPTS", 3),
         notification_queue_url=env("NOTIFICATION_QUEUE_URL") or None,
         mail_from=env("MAIL_FROM", "no-reply@smartcourse.local"),
         token_issuer_function=env("TOKEN_ISSUER_FUNCTION") or None,
         app_base_url=env("APP_BASE_URL", "http://127.0.0.1:3000"),
+        trigger_queue_max_receives=_int("TRIGGER_QUEUE_MAX_RECEIVES", 5),
+        notification_retry_delay_seconds=_int("NOTIFICATION_RETRY_DELAY_SECONDS", 10),
     )

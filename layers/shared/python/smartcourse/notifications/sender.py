@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -31,16 +30,14 @@ from smartcourse.settings import Settings, get_settings
 
 log = logging.getLogger("smartcourse.notifications.sender")
 
-# Receives of one message before SQS dead-letters it: the send queue's redrive maxReceiveCount.
-DEFAULT_MAX_RECEIVES = 5
 # How long one attempt waits for a projection still on its way (its event may be in the consumer's batch).
 PROJECTION_WAIT_SECONDS = 5.0
 PROJECTION_POLL_SECONDS = 0.25
 
 
 def max_receives() -> int:
-    raw = os.environ.get("NOTIFICATION_MAX_RECEIVES")
-    return int(raw) if raw else DEFAULT_MAX_RECEIVES
+    """Receives of one message before SQS dead-letters it: the send queue's redrive maxReceiveCount."""
+    return get_settings().trigger_queue_max_receives
 
 
 class ProjectionNotReady(RuntimeError):
@@ -291,13 +288,10 @@ def handle_record_body(body: str, receive_count: int, sender: Sender | None = No
 # Waiting for a projection or a committing plan is short work: retry after seconds, not the queue's
 # visibility timeout (minutes, sized for slow providers).
 EARLY_RETRY_ERRORS = (ProjectionNotReady, SendNotFound)
-EARLY_RETRY_SECONDS = 10
 
 
 def early_retry_delay(receive_count: int) -> int:
-    raw = os.environ.get("NOTIFICATION_RETRY_DELAY_SECONDS")
-    base = int(raw) if raw else EARLY_RETRY_SECONDS
-    return min(base * max(1, receive_count), 120)
+    return min(get_settings().notification_retry_delay_seconds * max(1, receive_count), 120)
 
 
 def queue_url_of(arn: str) -> str:

@@ -22,11 +22,6 @@ _clients: dict[tuple[str | None, ...], Any] = {}
 _lock = threading.Lock()
 
 
-def _timeout(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
-
-
 def _client() -> Any:
     # Keyed on what decides where the call goes, so a changed endpoint (tests, local cloud restart) is honoured.
     key = (os.environ.get("AWS_ENDPOINT_URL_LAMBDA"), os.environ.get("AWS_ENDPOINT_URL"),
@@ -39,8 +34,11 @@ def _client() -> Any:
                 import boto3
                 from botocore.config import Config
 
-                config = Config(connect_timeout=_timeout("OUTBOX_NUDGE_CONNECT_TIMEOUT_SECONDS", 1.0),
-                                read_timeout=_timeout("OUTBOX_NUDGE_READ_TIMEOUT_SECONDS", 2.0),
+                from smartcourse.settings import get_settings
+
+                settings = get_settings()
+                config = Config(connect_timeout=settings.outbox_nudge_connect_timeout_seconds,
+                                read_timeout=settings.outbox_nudge_read_timeout_seconds,
                                 retries={"max_attempts": 0, "mode": "standard"})
                 client = boto3.client("lambda", config=config)
                 _clients[key] = client

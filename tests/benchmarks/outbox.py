@@ -209,7 +209,7 @@ def render(result: DrainResult) -> list[str]:
     runs = ", ".join(f"{r.events_per_s:,.0f}" for r in result.runs)
     return [
         "",
-        "## Outbox drain throughput",
+        "### Outbox drain throughput",
         "",
         f"{result.runs[0].rows:,} pending rows ({result.aggregates:,} aggregates x {EVENTS_PER_AGGREGATE} "
         f"events, interleaved like concurrent requests; ~{size}-byte LMS-shaped envelopes) bulk-inserted, then "

@@ -231,7 +231,7 @@ def _render_latency(result: event_latency.LatencyResult) -> list[str]:
     met = "met" if result.p95_ms <= LATENCY_GOAL_P95_MS else "not met"
     return [
         "",
-        "## Commit → consumer latency",
+        "### Commit → consumer latency",
         "",
         f"{result.writes:,} unit-of-work commits at a steady {result.rate_per_s:g} writes/s (achieved "
         f"{result.achieved_rate_per_s:g}/s), each writing one outbox row exactly as a request handler does (nudge "

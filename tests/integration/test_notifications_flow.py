@@ -596,6 +596,32 @@ def test_the_last_allowed_receive_marks_the_send_failed(env: dict[str, Any], db:
     assert emails_to(env, learner.payload["email"]) == emails_to(env, learner.payload["email"])[:1]
 
 
+def test_a_send_ses_keeps_rejecting_lands_in_the_dead_letter_queue_unsent(env: dict[str, Any], db: Engine,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The queue's own redrive (maxReceiveCount 2, as the stack sets 5) moves the message once the sender failed
+    it on every delivery; the send is recorded failed and nothing went out."""
+    sqs = env["sqs"]
+    dead = sqs.create_queue(QueueName=f"notification-sends-dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(QueueUrl=env["queue"], Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": "2"})})
+    learner, issued = _queued_certificate(env, db)
+    welcome = len(emails_to(env, learner.payload["email"]))
+    monkeypatch.setenv("MAIL_FROM", "unverified@nowhere.example")  # SES: MessageRejected on every attempt
+    monkeypatch.setenv("TRIGGER_QUEUE_MAX_RECEIVES", "2")
+    get_settings.cache_clear()
+    for _ in range(2):
+        assert len(send_batch(env, receive(env))) == 1  # reported failed: SQS keeps it
+    assert receive(env) == []  # past maxReceiveCount: moved, not delivered again
+    [moved] = receive(env, dead, wait=1)
+    assert json.loads(moved["Body"]) == {"send_id": str(rows(
+        db, "SELECT id FROM sends WHERE event_id = :e AND channel = 'email'", e=issued.event_id)[0].id)}
+    [row] = rows(db, "SELECT status, attempts, provider_message_id FROM sends WHERE event_id = :e "
+                     "AND channel = 'email'", e=issued.event_id)
+    assert (row.status, row.attempts, row.provider_message_id) == ("failed", 2, None)
+    assert len(emails_to(env, learner.payload["email"])) == welcome  # nothing sent, let alone twice
+
+
 def test_a_redelivered_message_never_sends_twice(env: dict[str, Any], db: Engine) -> None:
     learner, _issued = _queued_certificate(env, db)
     messages = receive(env)

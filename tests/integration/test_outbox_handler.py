@@ -82,7 +82,7 @@ def test_handler_drains_due_rows_and_reports(function_env: str, kafka: KafkaServ
     engine.dispose()
 
 
-def test_handler_parks_rows_and_emits_the_failure_metric_when_the_broker_is_unreachable(
+def test_handler_returns_normally_and_keeps_rows_pending_when_the_broker_is_unreachable(
         function_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from platform_fns.outbox_publisher import handler
 
@@ -92,10 +92,35 @@ def test_handler_parks_rows_and_emits_the_failure_metric_when_the_broker_is_unre
     engine = create_engine(function_env)
     insert_pending(engine, "outbox-fn-unreachable", [uuid.uuid4() for _ in range(3)], per_aggregate=1)
     result = handler(None, Context())  # returns normally: the outage is the outbox's to absorb
-    assert result["broker_down"] and (result["published"], result["failed"]) == (0, 3)
-    assert _metrics(capsys.readouterr().out)["OutboxRowsFailed"] == 3
+    assert result["broker_down"] and (result["published"], result["failed"], result["retried"]) == (0, 0, 3)
+    metrics = _metrics(capsys.readouterr().out)
+    assert (metrics["OutboxRowsFailed"], metrics["OutboxRowsRetried"]) == (0, 3)
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT status, attempts, last_error FROM outbox")).all()
-    assert [(r.status, r.attempts) for r in rows] == [("failed", 1)] * 3
+    # Even with a single allowed attempt nothing is parked: an outage is not the rows' failure.
+    assert [(r.status, r.attempts) for r in rows] == [("pending", 0)] * 3
     assert all("no Kafka producer" in r.last_error for r in rows)
+    engine.dispose()
+
+
+def test_handler_parks_a_rejected_row_and_emits_the_failure_metric(
+        function_env: str, kafka: KafkaService, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from platform_fns.outbox_publisher import handler
+
+    monkeypatch.setenv("OUTBOX_MAX_ATTEMPTS", "1")
+    get_settings.cache_clear()
+    engine = create_engine(function_env)
+    topic = f"outbox-fn-rejected-{uuid.uuid4().hex[:8]}"
+    kafka.create_topics([topic])
+    insert_pending(engine, topic, [uuid.uuid4()], per_aggregate=1)
+    with engine.begin() as conn:  # larger than the producer accepts: the broker-side refusal of this row only
+        conn.execute(text("UPDATE outbox SET envelope = jsonb_set(envelope, '{payload,blob}', "
+                          "to_jsonb(repeat('x', 2000000))) WHERE topic = :t"), {"t": topic})
+    result = handler(None, Context())
+    assert not result["broker_down"] and result["failed"] == 1
+    assert _metrics(capsys.readouterr().out)["OutboxRowsFailed"] == 1
+    with engine.connect() as conn:
+        [row] = conn.execute(text("SELECT status, attempts FROM outbox WHERE topic = :t"), {"t": topic}).all()
+    assert (row.status, row.attempts) == ("failed", 1)
     engine.dispose()

@@ -43,3 +43,14 @@ def test_settle_with_every_row_failed_counts_each_aggregate_head_once() -> None:
     errors: dict[int, BaseException | str] = {1: "down", 2: "down", 3: "down"}
     settlement = settle(rows, errors)
     assert settlement.published == [] and list(settlement.failed) == [1, 3] and settlement.deferred == [2]
+
+
+def test_a_broker_outage_uses_up_no_attempt_and_waits_a_capped_delay() -> None:
+    from smartcourse.outbox.rules import BROKER_DOWN_MAX_DELAY_SECONDS, on_broker_down
+
+    backoff = Backoff(base_seconds=1, jitter=0)
+    first = on_broker_down(0, "broker gone", backoff)
+    assert (first.attempts, first.status, first.delay_seconds) == (0, "pending", 2.0)
+    late = on_broker_down(9, ConnectionError("still gone"), backoff)
+    assert (late.attempts, late.status) == (9, "pending")
+    assert late.delay_seconds == BROKER_DOWN_MAX_DELAY_SECONDS and late.error == "ConnectionError: still gone"

@@ -20,12 +20,20 @@ Order per aggregate. A pending row is claimable only when every earlier
   from this batch (they stay pending; the next drain takes them);
 * a row parked as ``failed`` no longer blocks its aggregate: the later rows
   go on (a parked row needs a person anyway; blocking the aggregate forever
-  would turn one poison event into an outage of that aggregate).
+  would turn one poison event into an outage of that aggregate). Only a
+  row's own failures (the broker rejected *it*) count toward parking: when
+  the broker does not answer at all, rows wait a short capped delay without
+  using up attempts (``rules.on_broker_down``), so an outage of any length
+  parks nothing and breaks no aggregate's order.
 
 Within a batch the rows of one aggregate are sent in id order to one
 partition (same key) by an idempotent producer, which keeps their order.
 When a row fails, the later rows of its aggregate in the batch are left
-pending (see ``rules.settle``) and so are sent again after it.
+pending (see ``rules.settle``) and so are sent again after it. If the broker
+had already taken such a later row, consumers see it before and after the
+failed one; they skip the repeat by event_id, so in that rare case (a row
+failing at the ack while a later one of its aggregate succeeded) the later
+event is applied first.
 
 Ids follow commit order per aggregate because events are inserted at commit,
 after the use case wrote (and so locked) the aggregate's row in the same
@@ -44,7 +52,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from smartcourse.outbox.rules import FAILED, Backoff, on_failure, settle
+from smartcourse.outbox.rules import FAILED, Backoff, on_broker_down, on_failure, settle
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +213,9 @@ class OutboxPublisher:
                 by_id = {r.id: r for r in rows}
                 updates = []
                 for row_id, error in settlement.failed.items():
-                    outcome = on_failure(by_id[row_id].attempts, self.config.max_attempts, error,
-                                         self.config.backoff)
+                    outcome = (on_broker_down(by_id[row_id].attempts, error, self.config.backoff) if broker_down
+                               else on_failure(by_id[row_id].attempts, self.config.max_attempts, error,
+                                               self.config.backoff))
                     updates.append({"id": row_id, "attempts": outcome.attempts, "status": outcome.status,
                                     "error": outcome.error, "delay": outcome.delay_seconds})
                     if outcome.status == FAILED:

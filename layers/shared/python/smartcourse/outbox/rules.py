@@ -13,6 +13,8 @@ PUBLISHED: Literal["published"] = "published"
 
 # last_error is for a person reading the table: long broker tracebacks are cut.
 MAX_ERROR_CHARS = 1000
+# While the broker is unreachable, rows are tried again at least this often (once it is back, within this).
+BROKER_DOWN_MAX_DELAY_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,18 @@ def on_failure(attempts_before: int, max_attempts: int, error: BaseException | s
     attempts = attempts_before + 1
     status: Literal["pending", "failed"] = FAILED if attempts >= max_attempts else PENDING
     return FailureOutcome(attempts, status, backoff.delay(attempts, rand), describe(error))
+
+
+def on_broker_down(attempts: int, error: BaseException | str, backoff: Backoff,
+                   rand: Callable[[], float] = random.random) -> FailureOutcome:
+    """The broker did not answer at all: not the row's fault, so not counted toward parking.
+
+    Counting it would park a whole backlog after an outage of a quarter of an hour, and a parked row no longer
+    holds back its aggregate: the later events would overtake it once the broker is back. The row waits a
+    short, capped delay instead and goes out, in order, when the broker returns.
+    """
+    delay = min(BROKER_DOWN_MAX_DELAY_SECONDS, backoff.delay(attempts + 1, rand))
+    return FailureOutcome(attempts, PENDING, delay, describe(error))
 
 
 def describe(error: BaseException | str) -> str:

@@ -18,6 +18,7 @@ from smartcourse.catalogue import (
     EVENT_FUNCTIONS,
     INTERNAL_FUNCTIONS,
     KAFKA_TOPICS,
+    LMS_OUTBOX_PUBLISHER,
     MIGRATE,
     Function,
     Service,
@@ -70,9 +71,14 @@ class LmsStack(Stack):
         # Route-less functions other services invoke; callers get lambda:InvokeFunction when they are wired.
         self.internal_functions = {spec.name: build(spec, config.reserved_concurrency)
                                    for spec in INTERNAL_FUNCTIONS.get(SERVICE, ())}
-        # Outbox publisher (schedule) and consumers (Kafka): unreserved, their concurrency is bounded by the
-        # schedule and by the topics' partitions.
-        self.event_functions = {spec.name: build(spec, None) for spec in EVENT_FUNCTIONS.get(SERVICE, ())}
+        # Consumers (Kafka) are bounded by the topics' partitions; the outbox publisher, nudged after every
+        # commit with events, by its own reserved concurrency.
+        self.event_functions = {spec.name: build(spec, spec.reserved_concurrency)
+                                for spec in EVENT_FUNCTIONS.get(SERVICE, ())}
+        # A nudge is worth something only while it is fresh (the schedule fires every minute anyway): no
+        # retries, and a throttled nudge is dropped after a minute instead of queueing for hours.
+        self.event_functions[LMS_OUTBOX_PUBLISHER.name].function.configure_async_invoke(
+            retry_attempts=0, max_event_age=Duration.seconds(60))
 
         # The event topics (MSK Serverless has no CloudFormation resource for them); this stack holds the code.
         self.topics = KafkaTopics(self, "KafkaTopics", config=config, handler=self.kafka_topics_function.function)

@@ -467,8 +467,11 @@ def test_dev_is_disposable(dev: Synth) -> None:
     dev.shared.has_resource("AWS::RDS::DBCluster", {
         "Properties": Match.object_like({"DeletionProtection": False}), "DeletionPolicy": "Delete",
     })
-    assert all("ReservedConcurrentExecutions" not in r["Properties"]
-               for r in dev.lms.find_resources("AWS::Lambda::Function").values())
+    # No stage-wide reservation in dev; only a function's own cap (the nudged outbox publisher's) remains.
+    capped = {r["Properties"]["FunctionName"]: r["Properties"]["ReservedConcurrentExecutions"]
+              for r in dev.lms.find_resources("AWS::Lambda::Function").values()
+              if "ReservedConcurrentExecutions" in r["Properties"]}
+    assert capped == {"smartcourse-dev-lms-outbox-publisher": 2}
 
 
 def test_shared_infrastructure(synth: Synth) -> None:
@@ -938,6 +941,18 @@ def test_schedules(synth: Synth) -> None:
             [statement] = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
             assert statement["Effect"] == "Allow" and statement["Action"] == "lambda:InvokeFunction"
             assert statement["Resource"] == target["Arn"]
+
+
+def test_the_nudged_outbox_publisher_is_capped_and_drops_stale_nudges(synth: Synth) -> None:
+    """Every commit with events nudges the publisher: its concurrency is its own (whatever the stage), and an
+    asynchronous nudge is neither retried nor kept past a minute (the schedule is the backstop)."""
+    resources = synth.lms.to_json()["Resources"]
+    [function_id] = [lid for lid, r in resources.items() if r["Type"] == "AWS::Lambda::Function"
+                     and r["Properties"].get("FunctionName") == f"smartcourse-{synth.stage}-lms-outbox-publisher"]
+    assert resources[function_id]["Properties"]["ReservedConcurrentExecutions"] == 2
+    [config] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    assert config["FunctionName"] == {"Ref": function_id}
+    assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (0, 60)
 
 
 def test_ses_identity(synth: Synth) -> None:

@@ -92,6 +92,8 @@ class Function:
     memory_mb: int = 512
     # The REST API serving ``routes`` when it is not the owner's own (notification routes are on the LMS API).
     api: Service | None = None
+    # A cap of the function's own, whatever the stage (None: the stage decides).
+    reserved_concurrency: int | None = None
 
     @property
     def api_service(self) -> Service:
@@ -317,6 +319,9 @@ LMS_OUTBOX_PUBLISHER = Function(
     schedule=ScheduleTrigger("rate(1 minute)"),
     grants=frozenset({Grant.DATABASE, Grant.KAFKA_PRODUCE}),
     timeout_seconds=60,
+    # Every commit with events nudges it: a burst of writes must not become a burst of publishers (each a
+    # broker connection and a SKIP LOCKED scan); two drain as fast as one batch loop can, the rest queue.
+    reserved_concurrency=2,
 )
 
 LMS_EVENT_FUNCTIONS: tuple[Function, ...] = (

@@ -5,16 +5,22 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from smartcourse.catalogue import function
-from smartcourse.notifications.sender import EARLY_RETRY_ERRORS, handle_record_body, retry_soon
+from smartcourse.notifications.sender import (
+    EARLY_RETRY_ERRORS,
+    ensure_time_for_one_record,
+    handle_record_body,
+    retry_soon,
+)
 
 FUNCTION = function("notification-send")
 # Always answer with batchItemFailures (also when every record failed): SQS retries exactly those.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
     receive_count = int(record.attributes.approximate_receive_count or 1)
     try:
+        ensure_time_for_one_record(lambda_context)
         handle_record_body(record.body, receive_count)
     except EARLY_RETRY_ERRORS:
         retry_soon(record.event_source_arn, record.receipt_handle, receive_count)

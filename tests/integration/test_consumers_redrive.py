@@ -30,13 +30,16 @@ pytestmark = pytest.mark.integration
 db_url, engine, sqs, dlq_url = fw.db_url, fw.engine, fw.sqs, fw.dlq_url
 
 
-def accepted_by(consumer: EventConsumer) -> Any:
+def accepted_by(consumer: EventConsumer, calls: list[int] | None = None) -> Any:
+    """What ``lambda_invoker`` tells of a deployed consumer: a function error, or the record dead-lettered anew."""
     def invoke(event: dict[str, Any]) -> bool:
+        if calls is not None:
+            calls.append(1)
         try:
-            consumer.lambda_handler(event, None)
+            summary = consumer.lambda_handler(event, None)
         except Exception:
             return False
-        return True
+        return summary["dead_lettered"] == 0
 
     return invoke
 
@@ -107,4 +110,22 @@ def test_a_record_that_fails_again_stays_in_the_queue(kafka: Any, engine: Engine
 
     assert (result.redriven, result.failed) == (0, 1)
     assert queue_depth(sqs, dlq_url) == 1
+    assert processed_for(engine, env) == 0
+
+
+def test_a_record_dead_lettered_again_keeps_its_message_and_is_not_retried_in_the_same_run(
+        kafka: Any, engine: Engine, dlq_url: str, sqs: Any) -> None:
+    env = envelope()
+
+    def broken(e: EventEnvelope, conn: Connection) -> None:
+        raise RuntimeError("still broken")
+
+    consumer = make_consumer(engine, dlq_url, effects={"course.processing_completed": broken}, max_attempts=1)
+    consumer.handle(kafka_event(kafka, [encoded(env)]), None)
+    calls: list[int] = []
+    result = redrive(sqs, dlq_url, "it-consumer", accepted_by(consumer, calls), max_messages=10)
+
+    assert (result.redriven, result.failed, result.skipped_tried) == (0, 1, 1)
+    assert len(calls) == 1  # the fresh copy met in the same run was not redriven again
+    assert queue_depth(sqs, dlq_url) == 2  # the original (kept) and the consumer's new dead letter
     assert processed_for(engine, env) == 0

@@ -204,11 +204,11 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     } for m in messages]}
 
 
-def send_batch(aws: dict[str, Any], messages: list[dict[str, Any]]) -> set[str]:
+def send_batch(aws: dict[str, Any], messages: list[dict[str, Any]], context: Any = None) -> set[str]:
     """Run the sender on ``messages`` like the event source mapping: delete what succeeded, return failed ids."""
     from notification.send import handler
 
-    result = handler(sqs_event(messages, aws["queue_arn"]), None)
+    result = handler(sqs_event(messages, aws["queue_arn"]), context)
     failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
     for m in messages:
         if m["MessageId"] not in failed:
@@ -620,6 +620,33 @@ def test_a_send_ses_keeps_rejecting_lands_in_the_dead_letter_queue_unsent(env: d
                      "AND channel = 'email'", e=issued.event_id)
     assert (row.status, row.attempts, row.provider_message_id) == ("failed", 2, None)
     assert len(emails_to(env, learner.payload["email"])) == welcome  # nothing sent, let alone twice
+
+
+class _Context:
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_a_send_is_not_started_without_time_for_its_worst_case(env: dict[str, Any], db: Engine) -> None:
+    """A timeout mid-send would leave it ``sending`` (then ``unknown``, never delivered): with too little time
+    left the record is handed back unclaimed, and goes out on a later delivery."""
+    from smartcourse.notifications.sender import RECORD_WORST_CASE_MS
+
+    learner, issued = _queued_certificate(env, db)
+    before = len(emails_to(env, learner.payload["email"]))
+    messages = receive(env)
+    assert len(send_batch(env, messages, _Context(RECORD_WORST_CASE_MS - 1))) == 1
+    [row] = rows(db, "SELECT status, attempts FROM sends WHERE event_id = :e AND channel = 'email'",
+                 e=issued.event_id)
+    assert (row.status, row.attempts) == ("queued", 0)
+    assert send_batch(env, receive(env, wait=1) or messages, _Context(RECORD_WORST_CASE_MS + 60_000)) == set()
+    [row] = rows(db, "SELECT status, attempts FROM sends WHERE event_id = :e AND channel = 'email'",
+                 e=issued.event_id)
+    assert (row.status, row.attempts) == ("sent", 1)
+    assert len(emails_to(env, learner.payload["email"])) == before + 1
 
 
 def test_a_redelivered_message_never_sends_twice(env: dict[str, Any], db: Engine) -> None:

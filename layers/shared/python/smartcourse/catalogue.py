@@ -381,7 +381,8 @@ NOTIFICATION_EVENT_FUNCTIONS: tuple[Function, ...] = (
         description="Delivers queued sends through SES (email) and SNS (SMS); partial batch responses",
         sqs=SqsTrigger(queue=NOTIFICATION_SEND_QUEUE, batch_size=10),
         grants=frozenset({Grant.DATABASE, Grant.EMAIL, Grant.SMS, Grant.ISSUE_ONE_TIME_TOKEN}),
-        timeout_seconds=30,
+        # Room for a batch: a record is only started with its worst case (~29 s, sender.RECORD_WORST_CASE_MS) left.
+        timeout_seconds=90,
     ),
 )
 

@@ -21,7 +21,8 @@ from typing import Any
 
 REDRIVE_EVENT_SOURCE_ARN = "arn:aws:kafka:redrive"
 
-Invoke = Callable[[dict[str, Any]], bool]  # the rebuilt event -> did the consumer accept it
+# The rebuilt event -> did the consumer apply it (no function error, and not dead-lettered again).
+Invoke = Callable[[dict[str, Any]], bool]
 
 
 @dataclass
@@ -30,6 +31,7 @@ class RedriveResult:
     failed: int = 0
     skipped_other_consumer: int = 0
     skipped_unrecoverable: int = 0
+    skipped_tried: int = 0  # already redriven in this run (a record dead-lettered again comes back as a copy)
 
 
 def event_from_records(records: Iterable[Mapping[str, Any]], *,
@@ -56,6 +58,7 @@ def redrive(sqs: Any, queue_url: str, consumer: str, invoke: Invoke, *,
     """Redrive up to ``max_messages`` of ``consumer``'s DLQ messages, one record per invocation."""
     result = RedriveResult()
     seen = 0
+    tried: set[tuple[Any, Any, Any]] = set()
     while seen < max_messages:
         batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=min(10, max_messages - seen),
                                     WaitTimeSeconds=1, VisibilityTimeout=60).get("Messages", [])
@@ -73,7 +76,13 @@ def redrive(sqs: Any, queue_url: str, consumer: str, invoke: Invoke, *,
             if not recoverable(body):
                 result.skipped_unrecoverable += 1
                 continue
-            if invoke(event_from_records([body["record"]])):
+            record = body["record"]
+            where = (record.get("topic"), record.get("partition"), record.get("offset"))
+            if where in tried:  # the consumer's fresh copy of a record that failed again in this run
+                result.skipped_tried += 1
+                continue
+            tried.add(where)
+            if invoke(event_from_records([record])):
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=handle)
                 result.redriven += 1
             else:
@@ -91,9 +100,22 @@ def lambda_invoker(function_name: str, client: Any = None) -> Invoke:
     def invoke(event: dict[str, Any]) -> bool:
         response = client.invoke(FunctionName=function_name, InvocationType="RequestResponse",
                                  Payload=json.dumps(event).encode())
-        return "FunctionError" not in response
+        if "FunctionError" in response:
+            return False
+        # A record that fails again is not an error of the invocation: the consumer dead-letters it anew and
+        # returns normally. That is no redrive: keep the original message (and do not meet the copy again).
+        return not _dead_lettered_again(response.get("Payload"))
 
     return invoke
+
+
+def _dead_lettered_again(payload: Any) -> bool:
+    raw = payload.read() if hasattr(payload, "read") else payload
+    try:
+        summary = json.loads(raw) if raw else {}
+    except (TypeError, ValueError):
+        return False
+    return isinstance(summary, dict) and int(summary.get("dead_lettered") or 0) > 0
 
 
 def main(argv: list[str] | None = None) -> int:

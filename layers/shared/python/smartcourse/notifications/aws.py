@@ -16,6 +16,10 @@ from botocore.config import Config
 from smartcourse.settings import get_settings
 
 _DELIVERY_SERVICES = frozenset({"ses", "sns"})
+# Per call: connect + read. With at most two calls per send (token exchange, provider) and the projection wait
+# they bound one record's worst case (sender.RECORD_WORST_CASE_MS), which the sender keeps within its time.
+CONNECT_TIMEOUT_SECONDS = 3
+READ_TIMEOUT_SECONDS = 8
 _clients: dict[str, Any] = {}
 _lock = threading.Lock()
 
@@ -28,10 +32,12 @@ def client(service: str) -> Any:
 
     with _lock:
         if service not in _clients:
-            # No SDK retries where a retried call could deliver twice: the send ledger decides retries.
-            attempts = 1 if service in _DELIVERY_SERVICES else 3
+            # No SDK retries where a retried call could deliver twice (the send ledger decides retries), nor on
+            # the token exchange (a failed send is retried through SQS): one call, one bounded wait.
+            attempts = 1 if service in _DELIVERY_SERVICES | {"lambda"} else 3
             _clients[service] = boto3.client(service, config=Config(  # type: ignore[call-overload]
-                retries={"mode": "standard", "total_max_attempts": attempts}, connect_timeout=5, read_timeout=20))
+                retries={"mode": "standard", "total_max_attempts": attempts},
+                connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS))
         return _clients[service]
 
 

@@ -32,6 +32,14 @@ log = logging.getLogger("smartcourse.notifications.sender")
 
 # How long one attempt waits for a projection still on its way (its event may be in the consumer's batch).
 PROJECTION_WAIT_SECONDS = 5.0
+# One record at worst: the projection wait, then the token exchange and the provider call, each at their client
+# timeouts (aws.py), plus a margin. A record is claimed only with this much time left in the invocation: a
+# timeout mid-send would leave the send ``sending`` and so, at most once, never delivered (``unknown``).
+RECORD_WORST_CASE_MS = int(1000 * (PROJECTION_WAIT_SECONDS + 2 * (3 + 8))) + 2_000
+
+
+class OutOfTime(RuntimeError):
+    """Too little time left in this invocation to deliver one more send safely: retried soon, not claimed."""
 PROJECTION_POLL_SECONDS = 0.25
 
 
@@ -138,7 +146,7 @@ class Sender:
         except (ClientError, ConnectTimeoutError, EndpointConnectionError) as exc:
             # The provider answered with an error, or was never reached: nothing was delivered.
             self._retry_or_fail(send_id, _describe(exc), receive_count)
-            raise DeliveryFailed(f"send {send_id}: {_describe(exc)}") from exc
+            raise DeliveryFailed(f"send {send_id}: {_log_safe(_describe(exc))}") from exc
         except BotoCoreError as exc:
             # E.g. a read timeout: the provider may have delivered. At most once: do not try again.
             return self._finish(send_id, "unknown", error=_describe(exc))
@@ -246,7 +254,8 @@ class Sender:
             repo.finish_send(conn, send_id, status, provider_message_id=provider_message_id, error=error,
                              from_status=from_status, address=address)
         if status != "sent":
-            log.warning("send not delivered", extra={"send_id": str(send_id), "status": status, "reason": error})
+            log.warning("send not delivered", extra={"send_id": str(send_id), "status": status,
+                                                     "reason": _log_safe(error)})
         return Outcome(send_id, status, acted=True)
 
     def _retry_or_fail(self, send_id: uuid.UUID, error: str, receive_count: int) -> None:
@@ -254,7 +263,15 @@ class Sender:
         with self._engine().begin() as conn:
             repo.finish_send(conn, send_id, "failed" if last else "queued", error=error, from_status="sending")
         log.warning("send attempt failed", extra={"send_id": str(send_id), "receive_count": receive_count,
-                                                  "final": last, "reason": error})
+                                                  "final": last, "reason": _log_safe(error)})
+
+
+def _log_safe(error: str | None) -> str | None:
+    """The reason without what could name a person: provider messages quote addresses and numbers (SES
+    sandbox: "... not verified ...: user@example.com"). The full text stays in the send's ``last_error``."""
+    if error is None:
+        return None
+    return error.split(":", 1)[0][:100]
 
 
 def _describe(exc: Exception) -> str:
@@ -287,7 +304,13 @@ def handle_record_body(body: str, receive_count: int, sender: Sender | None = No
 
 # Waiting for a projection or a committing plan is short work: retry after seconds, not the queue's
 # visibility timeout (minutes, sized for slow providers).
-EARLY_RETRY_ERRORS = (ProjectionNotReady, SendNotFound)
+EARLY_RETRY_ERRORS = (ProjectionNotReady, SendNotFound, OutOfTime)
+
+
+def ensure_time_for_one_record(context: Any) -> None:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is not None and remaining() < RECORD_WORST_CASE_MS:
+        raise OutOfTime("too little time left in this invocation; the send is retried without being claimed")
 
 
 def early_retry_delay(receive_count: int) -> int:

@@ -149,7 +149,9 @@ def _render_lms(lms_gateway: dict[str, Latency], lms_handler: dict[str, Latency]
         "which has no identity source and therefore no result cache: with a token, every such request invokes "
         "the authorizer (JWT check) before the function, which is most of the gap between the gateway and "
         "handler-only columns for reads; the writes go through the cached authorizer. The gateway columns also "
-        "include the HTTP hop, the proxy event and the worker round trip.",
+        "include the HTTP hop, the proxy event and the worker round trip. The writes include their commit's "
+        "outbox nudge (an asynchronous Lambda invoke of the publisher: here an HTTP round trip to the runner's "
+        "Lambda API, a few ms; in AWS an async invoke), which keeps commit → topic within seconds.",
     ]
     return lines
 
@@ -185,7 +187,8 @@ def _render(cold: list[ColdStart], gateway: list[Latency], handler_only: list[La
         "interpreter start), no endpoint function meets 300 ms on this machine: SQLAlchemy Core, "
         "Powertools' validating resolver and pydantic models cost ~300 ms of imports here. In AWS, "
         "Lambda SnapStart for Python (3.12+) restores a snapshot taken after init, which is why imports "
-        "are kept in init rather than deferred.",
+        "are kept in init rather than deferred; functions that write events also build their outbox-nudge "
+        "Lambda client there (~200 ms of botocore on this machine).",
     ]
     lines += [
         "",

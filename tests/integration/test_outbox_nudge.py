@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -135,3 +136,18 @@ def test_an_unreachable_lambda_endpoint_does_not_fail_the_commit(engine: Engine,
     assert time.monotonic() - started < 3
     assert _outbox_rows(engine, user) == 1
     assert "outbox nudge of lms-outbox-publisher failed" in caplog.text
+
+
+def test_a_nudging_function_prepares_its_client_at_init_without_invoking(nudging: pytest.MonkeyPatch) -> None:
+    from smartcourse.outbox import nudge as nudge_module
+
+    with LambdaInvokeRecorder() as lam:
+        nudging.setenv("AWS_ENDPOINT_URL_LAMBDA", lam.endpoint)
+        key = (lam.endpoint, os.environ.get("AWS_ENDPOINT_URL"), "us-east-1")
+        nudge_module._clients.pop(key, None)
+        nudging.delenv("OUTBOX_PUBLISHER_FUNCTION")
+        nudge_module.prepare()  # a function that does not nudge builds nothing
+        assert key not in nudge_module._clients
+        nudging.setenv("OUTBOX_PUBLISHER_FUNCTION", FUNCTION)
+        nudge_module.prepare()
+        assert key in nudge_module._clients and lam.requests == []

@@ -118,6 +118,16 @@ class UnitOfWork:
             self._connection.rollback()
 
 
+def _prepare_nudge() -> None:
+    from smartcourse.outbox.nudge import prepare
+
+    prepare()
+
+
+# Functions that write events build their nudge client at import, i.e. during init (see ``nudge.prepare``).
+_prepare_nudge()
+
+
 def unit_of_work_factory(engine: Engine | Callable[[], Engine], producer: str = "lms") -> Callable[[], UnitOfWork]:
     """A factory binding the engine lazily (the engine is built on the first request, not at import)."""
 

@@ -54,3 +54,17 @@ def nudge(function_name: str) -> bool:
         log.warning("outbox nudge of %s failed (the schedule will publish): %s: %s", function_name,
                     type(exc).__name__, exc)
         return False
+
+
+def prepare() -> None:
+    """Build the client now, in the function's init, when this function nudges (``OUTBOX_PUBLISHER_FUNCTION``).
+
+    Like every other import of an endpoint function it belongs in init (a SnapStart snapshot holds it), not in
+    the first write's latency. Never raises: a nudge is best effort, and so is preparing one.
+    """
+    if not os.environ.get("OUTBOX_PUBLISHER_FUNCTION"):
+        return
+    try:
+        _client()
+    except Exception as exc:
+        log.warning("outbox nudge client not prepared: %s: %s", type(exc).__name__, exc)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     Numeric,
     PrimaryKeyConstraint,
     String,
@@ -20,19 +16,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-metadata = MetaData(naming_convention=NAMING)
+from smartcourse.db.conventions import new_metadata, one_of, timestamp
+
+metadata = new_metadata()
 
 ROLES = ("student", "instructor", "admin")
 USER_STATUSES = ("active", "blocked")
@@ -47,15 +37,6 @@ ENROLLMENT_STATUSES = ("active", "completed", "dropped")
 COURSE_SEARCH_SQL = "to_tsvector('simple', title || ' ' || coalesce(description, ''))"
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-def _ts(name: str, *, nullable: bool = True, default_now: bool = False) -> Column[Any]:
-    return Column(name, DateTime(timezone=True), nullable=nullable,
-                  server_default=func.now() if default_now else None)
-
-
 users = Table(
     "users",
     metadata,
@@ -65,10 +46,10 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("full_name", String(200)),
     Column("status", String(16), nullable=False, server_default="active"),
-    _ts("email_verified_at"),
-    _ts("created_at", nullable=False, default_now=True),
-    _ts("updated_at", nullable=False, default_now=True),
-    CheckConstraint(_in("status", USER_STATUSES), name="status"),
+    timestamp("email_verified_at"),
+    timestamp("created_at", nullable=False, default_now=True),
+    timestamp("updated_at", nullable=False, default_now=True),
+    CheckConstraint(one_of("status", USER_STATUSES), name="status"),
     CheckConstraint("email = lower(btrim(email))", name="email_normalised"),
     Index("uq_users_email", "email", unique=True),
     Index("ix_users_created_at_id", "created_at", "id"),
@@ -80,10 +61,10 @@ user_roles = Table(
     metadata,
     Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("role", String(16), nullable=False),
-    _ts("granted_at", nullable=False, default_now=True),
+    timestamp("granted_at", nullable=False, default_now=True),
     Column("granted_by", Uuid, ForeignKey("users.id", ondelete="SET NULL")),
     PrimaryKeyConstraint("user_id", "role"),
-    CheckConstraint(_in("role", ROLES), name="role"),
+    CheckConstraint(one_of("role", ROLES), name="role"),
     Index("ix_user_roles_role_user_id", "role", "user_id"),
 )
 
@@ -95,10 +76,10 @@ refresh_tokens = Table(
     # Every token descending from one login shares the family; reuse of any revoked member revokes them all.
     Column("family_id", Uuid, nullable=False),
     Column("token_hash", String(64), nullable=False),
-    _ts("issued_at", nullable=False, default_now=True),
-    _ts("expires_at", nullable=False),
+    timestamp("issued_at", nullable=False, default_now=True),
+    timestamp("expires_at", nullable=False),
     Column("replaced_by", Uuid, ForeignKey("refresh_tokens.id", ondelete="SET NULL")),
-    _ts("revoked_at"),
+    timestamp("revoked_at"),
     Column("revoked_reason", String(32)),
     Index("uq_refresh_tokens_token_hash", "token_hash", unique=True),
     Index("ix_refresh_tokens_family_id", "family_id"),
@@ -114,9 +95,9 @@ def _one_time_token_table(name: str) -> Table:
         Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
         # SHA-256 hex of the token: a database leak does not leak usable tokens.
         Column("token_hash", String(64), nullable=False),
-        _ts("created_at", nullable=False, default_now=True),
-        _ts("expires_at", nullable=False),
-        _ts("used_at"),
+        timestamp("created_at", nullable=False, default_now=True),
+        timestamp("expires_at", nullable=False),
+        timestamp("used_at"),
         Index(f"uq_{name}_token_hash", "token_hash", unique=True),
         Index(f"ix_{name}_user_id", "user_id"),
     )
@@ -131,7 +112,7 @@ login_failures = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("email", String(320), nullable=False),
     Column("source_ip", String(64)),
-    _ts("failed_at", nullable=False, default_now=True),
+    timestamp("failed_at", nullable=False, default_now=True),
     Index("ix_login_failures_email_failed_at", "email", "failed_at"),
     Index("ix_login_failures_source_ip_failed_at", "source_ip", "failed_at"),
 )
@@ -150,11 +131,11 @@ outbox = Table(
     Column("envelope", JSONB, nullable=False),
     Column("status", String(16), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
-    _ts("next_attempt_at", nullable=False, default_now=True),
+    timestamp("next_attempt_at", nullable=False, default_now=True),
     Column("last_error", Text),
-    _ts("created_at", nullable=False, default_now=True),
-    _ts("published_at"),
-    CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
+    timestamp("created_at", nullable=False, default_now=True),
+    timestamp("published_at"),
+    CheckConstraint(one_of("status", OUTBOX_STATUSES), name="status"),
     CheckConstraint("attempts >= 0", name="attempts"),
     Index("uq_outbox_event_id", "event_id", unique=True),
     Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
@@ -171,7 +152,7 @@ processed_events = Table(
     Column("consumer", String(100), primary_key=True),
     Column("event_id", Uuid, primary_key=True),
     Column("event_type", String(100), nullable=False),
-    _ts("processed_at", nullable=False, default_now=True),
+    timestamp("processed_at", nullable=False, default_now=True),
 )
 
 courses = Table(
@@ -186,13 +167,13 @@ courses = Table(
     Column("max_students", Integer),
     Column("category", String(100)),
     Column("level", String(16)),
-    _ts("created_at", nullable=False, default_now=True),
-    _ts("updated_at", nullable=False, default_now=True),
-    _ts("published_at"),
-    CheckConstraint(_in("status", COURSE_STATUSES), name="status"),
-    CheckConstraint(_in("processing_status", PROCESSING_STATUSES), name="processing_status"),
+    timestamp("created_at", nullable=False, default_now=True),
+    timestamp("updated_at", nullable=False, default_now=True),
+    timestamp("published_at"),
+    CheckConstraint(one_of("status", COURSE_STATUSES), name="status"),
+    CheckConstraint(one_of("processing_status", PROCESSING_STATUSES), name="processing_status"),
     CheckConstraint("max_students IS NULL OR max_students >= 1", name="max_students"),
-    CheckConstraint("level IS NULL OR " + _in("level", LEVELS), name="level"),
+    CheckConstraint("level IS NULL OR " + one_of("level", LEVELS), name="level"),
     Index("ix_courses_status_created_at", "status", text("created_at DESC")),
     Index("ix_courses_instructor_id", "instructor_id"),
     Index("ix_courses_category", "category"),
@@ -205,7 +186,7 @@ course_prerequisites = Table(
     metadata,
     Column("course_id", Uuid, ForeignKey("courses.id", ondelete="CASCADE"), nullable=False),
     Column("prerequisite_id", Uuid, ForeignKey("courses.id", ondelete="CASCADE"), nullable=False),
-    _ts("created_at", nullable=False, default_now=True),
+    timestamp("created_at", nullable=False, default_now=True),
     PrimaryKeyConstraint("course_id", "prerequisite_id"),
     CheckConstraint("course_id <> prerequisite_id", name="not_self"),
     Index("ix_course_prerequisites_prerequisite_id", "prerequisite_id"),
@@ -219,8 +200,8 @@ modules = Table(
     Column("title", String(255), nullable=False),
     Column("description", Text),
     Column("order_index", Integer, nullable=False, server_default="0"),
-    _ts("created_at", nullable=False, default_now=True),
-    _ts("updated_at", nullable=False, default_now=True),
+    timestamp("created_at", nullable=False, default_now=True),
+    timestamp("updated_at", nullable=False, default_now=True),
     CheckConstraint("order_index >= 0", name="order_index"),
     Index("ix_modules_course_id_order_index", "course_id", "order_index"),
 )
@@ -241,10 +222,10 @@ assets = Table(
     Column("content_hash", String(64)),
     Column("content_version", Integer, nullable=False, server_default="0"),
     Column("validation_error", Text),
-    _ts("created_at", nullable=False, default_now=True),
-    _ts("updated_at", nullable=False, default_now=True),
-    CheckConstraint(_in("asset_type", ASSET_TYPES), name="asset_type"),
-    CheckConstraint(_in("status", ASSET_STATUSES), name="status"),
+    timestamp("created_at", nullable=False, default_now=True),
+    timestamp("updated_at", nullable=False, default_now=True),
+    CheckConstraint(one_of("asset_type", ASSET_TYPES), name="asset_type"),
+    CheckConstraint(one_of("status", ASSET_STATUSES), name="status"),
     CheckConstraint("duration_seconds IS NULL OR duration_seconds >= 0", name="duration_seconds"),
     Index("ix_assets_module_id_order_index", "module_id", "order_index"),
 )
@@ -257,10 +238,10 @@ enrollments = Table(
     Column("course_id", Uuid, ForeignKey("courses.id"), nullable=False),
     Column("status", String(16), nullable=False, server_default="active"),
     Column("source", String(32)),
-    _ts("enrolled_at", nullable=False, default_now=True),
-    _ts("completed_at"),
-    _ts("dropped_at"),
-    CheckConstraint(_in("status", ENROLLMENT_STATUSES), name="status"),
+    timestamp("enrolled_at", nullable=False, default_now=True),
+    timestamp("completed_at"),
+    timestamp("dropped_at"),
+    CheckConstraint(one_of("status", ENROLLMENT_STATUSES), name="status"),
     UniqueConstraint("user_id", "course_id"),
     Index("ix_enrollments_course_id_status", "course_id", "status"),
 )
@@ -273,8 +254,8 @@ asset_progress = Table(
     Column("asset_id", Uuid, ForeignKey("assets.id", ondelete="CASCADE"), nullable=False),
     Column("progress_percent", Numeric(5, 2), nullable=False, server_default="0"),
     Column("time_spent_seconds", Integer, nullable=False, server_default="0"),
-    _ts("completed_at"),
-    _ts("updated_at", nullable=False, default_now=True),
+    timestamp("completed_at"),
+    timestamp("updated_at", nullable=False, default_now=True),
     CheckConstraint("progress_percent >= 0 AND progress_percent <= 100", name="progress_percent"),
     CheckConstraint("time_spent_seconds >= 0", name="time_spent_seconds"),
     UniqueConstraint("enrollment_id", "asset_id"),
@@ -290,7 +271,7 @@ certificates = Table(
     Column("course_id", Uuid, nullable=False),
     Column("learner_name", String(200)),
     Column("course_title", String(255), nullable=False),
-    _ts("issued_at", nullable=False, default_now=True),
+    timestamp("issued_at", nullable=False, default_now=True),
     Column("document_key", String(1024)),
     UniqueConstraint("serial_no"),
     UniqueConstraint("enrollment_id"),

@@ -2,47 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    DateTime,
     Index,
     Integer,
-    MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
     Text,
     UniqueConstraint,
     Uuid,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-metadata = MetaData(naming_convention=NAMING)
+from smartcourse.db.conventions import new_metadata, one_of, timestamp
+
+metadata = new_metadata()
 
 CHANNELS = ("email", "sms", "in_app")
 SEND_STATUSES = ("queued", "sending", "sent", "failed", "skipped", "unknown")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-def _ts(name: str, *, nullable: bool = True, default_now: bool = False) -> Column[Any]:
-    return Column(name, DateTime(timezone=True), nullable=nullable,
-                  server_default=func.now() if default_now else None)
 
 
 # Projection of user.registered: whom to write to (the LMS users table is never read).
@@ -52,7 +33,7 @@ recipients = Table(
     Column("user_id", Uuid, primary_key=True),
     Column("email", String(320), nullable=False),
     Column("full_name", String(200), nullable=True),
-    _ts("updated_at", nullable=False, default_now=True),
+    timestamp("updated_at", nullable=False, default_now=True),
 )
 
 # Projection of course.published: titles for mails and who the instructor is.
@@ -62,7 +43,7 @@ courses = Table(
     Column("course_id", Uuid, primary_key=True),
     Column("title", String(300), nullable=False),
     Column("instructor_id", Uuid, nullable=False),
-    _ts("updated_at", nullable=False, default_now=True),
+    timestamp("updated_at", nullable=False, default_now=True),
 )
 
 preferences = Table(
@@ -74,7 +55,7 @@ preferences = Table(
     Column("in_app", Boolean, nullable=False, server_default=text("true")),
     Column("phone_number", String(16), nullable=True),
     Column("categories", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-    _ts("updated_at", nullable=False, default_now=True),
+    timestamp("updated_at", nullable=False, default_now=True),
 )
 
 # The in-app feed.
@@ -89,8 +70,8 @@ notifications = Table(
     Column("body", Text, nullable=False),
     Column("link", String(2048), nullable=True),
     Column("category", String(50), nullable=False),
-    _ts("created_at", nullable=False, default_now=True),
-    _ts("read_at"),
+    timestamp("created_at", nullable=False, default_now=True),
+    timestamp("read_at"),
     UniqueConstraint("event_id", "user_id"),
     Index(None, "user_id", "created_at"),
 )
@@ -111,12 +92,12 @@ sends = Table(
     Column("provider_message_id", String(200), nullable=True),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("last_error", Text, nullable=True),
-    _ts("created_at", nullable=False, default_now=True),
-    _ts("updated_at", nullable=False, default_now=True),
-    _ts("sent_at"),
+    timestamp("created_at", nullable=False, default_now=True),
+    timestamp("updated_at", nullable=False, default_now=True),
+    timestamp("sent_at"),
     UniqueConstraint("event_id", "user_id", "channel"),
-    CheckConstraint(_in("channel", CHANNELS), name="channel"),
-    CheckConstraint(_in("status", SEND_STATUSES), name="status"),
+    CheckConstraint(one_of("channel", CHANNELS), name="channel"),
+    CheckConstraint(one_of("status", SEND_STATUSES), name="status"),
     Index(None, "user_id"),
 )
 
@@ -127,6 +108,6 @@ processed_events = Table(
     Column("consumer", String(100), nullable=False),
     Column("event_id", Uuid, nullable=False),
     Column("event_type", String(100), nullable=False),
-    _ts("processed_at", nullable=False, default_now=True),
+    timestamp("processed_at", nullable=False, default_now=True),
     PrimaryKeyConstraint("consumer", "event_id"),
 )

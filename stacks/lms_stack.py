@@ -35,6 +35,9 @@ from stacks.stage_config import StageConfig
 
 SERVICE = Service.LMS
 OUTBOX_FAILED_METRIC = "OutboxRowsFailed"  # emitted by the outbox publisher (Powertools Metrics)
+OUTBOX_BROKER_DOWN_METRIC = "OutboxBrokerUnavailable"  # 1 per publisher run that found the broker unreachable
+# Runs (schedule: one a minute, plus nudges) finding the broker down within 5 minutes before it is an incident.
+OUTBOX_BROKER_DOWN_RUNS = 3
 
 
 def _construct_id(name: str) -> str:
@@ -128,6 +131,18 @@ class LmsStack(Stack):
                 threshold=0,
                 evaluation_periods=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ))
+            self.alarms.append(cloudwatch.Alarm(
+                self, "OutboxBrokerUnavailableAlarm",
+                alarm_name=config.resource_name(f"{SERVICE}-outbox-broker-unavailable"),
+                alarm_description=f"{SERVICE}: the outbox publisher cannot reach Kafka; events wait in the outbox",
+                metric=cloudwatch.Metric(namespace=METRICS_NAMESPACE, metric_name=OUTBOX_BROKER_DOWN_METRIC,
+                                         dimensions_map={"service": str(SERVICE)}, statistic="Sum",
+                                         period=Duration.minutes(5)),
+                threshold=OUTBOX_BROKER_DOWN_RUNS,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ))
         for child in self.node.find_all():

@@ -61,6 +61,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     metrics.add_metric(name="OutboxRowsPublished", unit=MetricUnit.Count, value=summary.published)
     metrics.add_metric(name="OutboxRowsFailed", unit=MetricUnit.Count, value=summary.failed)
     metrics.add_metric(name="OutboxRowsRetried", unit=MetricUnit.Count, value=summary.retried)
+    # An outage parks no row (it uses up no attempts), so this is what tells that events are waiting on the broker.
+    metrics.add_metric(name="OutboxBrokerUnavailable", unit=MetricUnit.Count, value=1 if summary.broker_down else 0)
     result = {"reason": reason, **summary.as_dict()}
     if summary.broker_down:
         log.warning("outbox: broker unavailable, rows left pending with backoff: %s", result)

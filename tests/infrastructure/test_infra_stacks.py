@@ -978,6 +978,12 @@ def test_event_alarms_follow_the_stage(dev: Synth, prod: Synth) -> None:
         "Dimensions": [{"Name": "service", "Value": "lms"}], "Statistic": "Sum",
         "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold",
     })
+    # An outage parks nothing (it uses up no attempts): its own alarm says events wait on the broker.
+    prod.lms.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "Namespace": "SmartCourse", "MetricName": "OutboxBrokerUnavailable",
+        "Dimensions": [{"Name": "service", "Value": "lms"}], "Statistic": "Sum", "Period": 300,
+        "Threshold": 3, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    })
     alarmed = set()
     for _, resources, _ in prod.service_stacks:
         for res in resources.values():

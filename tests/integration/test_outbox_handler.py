@@ -74,7 +74,7 @@ def test_handler_drains_due_rows_and_reports(function_env: str, kafka: KafkaServ
     assert (result["published"], result["failed"], result["retried"]) == (60, 0, 0)
     assert len(consume(kafka.bootstrap, topic, expected=60)) == 60
     assert _metrics(capsys.readouterr().out) == {"OutboxRowsPublished": 60, "OutboxRowsFailed": 0,
-                                                  "OutboxRowsRetried": 0}
+                                                  "OutboxRowsRetried": 0, "OutboxBrokerUnavailable": 0}
     # A scheduled run with nothing due, then one with too little time left: both do nothing.
     insert_pending(engine, topic, [uuid.uuid4()], per_aggregate=1)
     assert handler({"source": "aws.scheduler"}, Context(remaining_ms=1_000))["published"] == 0
@@ -94,7 +94,7 @@ def test_handler_returns_normally_and_keeps_rows_pending_when_the_broker_is_unre
     result = handler(None, Context())  # returns normally: the outage is the outbox's to absorb
     assert result["broker_down"] and (result["published"], result["failed"], result["retried"]) == (0, 0, 3)
     metrics = _metrics(capsys.readouterr().out)
-    assert (metrics["OutboxRowsFailed"], metrics["OutboxRowsRetried"]) == (0, 3)
+    assert (metrics["OutboxRowsFailed"], metrics["OutboxRowsRetried"], metrics["OutboxBrokerUnavailable"]) == (0, 3, 1)
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT status, attempts, last_error FROM outbox")).all()
     # Even with a single allowed attempt nothing is parked: an outage is not the rows' failure.
@@ -119,7 +119,8 @@ def test_handler_parks_a_rejected_row_and_emits_the_failure_metric(
                           "to_jsonb(repeat('x', 2000000))) WHERE topic = :t"), {"t": topic})
     result = handler(None, Context())
     assert not result["broker_down"] and result["failed"] == 1
-    assert _metrics(capsys.readouterr().out)["OutboxRowsFailed"] == 1
+    metrics = _metrics(capsys.readouterr().out)
+    assert (metrics["OutboxRowsFailed"], metrics["OutboxBrokerUnavailable"]) == (1, 0)
     with engine.connect() as conn:
         [row] = conn.execute(text("SELECT status, attempts FROM outbox WHERE topic = :t"), {"t": topic}).all()
     assert (row.status, row.attempts) == ("failed", 1)

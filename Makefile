@@ -7,9 +7,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
+# One third-party dependency layer per service (pyproject.toml's groups), plus the platform functions' (core only).
+SERVICE_LAYERS := lms notification ai analytics
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
-export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/shared/python:$(CURDIR)/events:$(CURDIR)/localstack:$(CURDIR)/functions
+export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/core/python:$(CURDIR)/layers/lms/python:$(CURDIR)/layers/notification/python:$(CURDIR)/layers/ai/python:$(CURDIR)/layers/analytics/python:$(CURDIR)/events:$(CURDIR)/localstack:$(CURDIR)/functions
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help install run test test-unit lint lock synth bench bench-events clean openapi mail
@@ -31,7 +33,11 @@ node_modules/.installed: package.json package-lock.json
 
 lock:  ## re-resolve pyproject.toml into requirements/*.lock
 	$(UV) lock --python $(PY)
-	$(UV) export --frozen --no-emit-project --no-dev --format requirements-txt -o requirements/runtime.lock
+	$(UV) export --frozen --no-emit-project --no-default-groups --format requirements-txt -o requirements/platform.lock
+	for layer in $(SERVICE_LAYERS); do \
+	  $(UV) export --frozen --no-emit-project --no-default-groups --group $$layer --format requirements-txt \
+	    -o requirements/$$layer.lock || exit 1; \
+	done
 	$(UV) export --frozen --no-emit-project --all-groups --format requirements-txt -o requirements/dev.lock
 
 # Local-only defaults for the seeded admin (documented in the README); override from the environment.
@@ -51,7 +57,7 @@ test-unit: install
 
 lint: install  ## ruff + mypy
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy layers/shared/python events stacks localstack/localcloud functions app.py
+	$(VENV)/bin/mypy layers/core/python layers/lms/python layers/notification/python layers/ai/python layers/analytics/python events stacks localstack/localcloud functions app.py
 
 .PHONY: events  # a directory named events/ exists, so without this make would call the target up to date
 events:  ## export event JSON Schemas to docs/events/
@@ -61,7 +67,7 @@ synth: install  ## cdk synth for a stage (STAGE=dev|staging|prod), offline
 	cdk synth -c stage=$${STAGE:-dev} --quiet
 
 openapi: install  ## export each API's OpenAPI document to docs/openapi/
-	$(PY) -m smartcourse.openapi_export --out docs/openapi
+	$(PY) -m stacks.openapi_export --out docs/openapi
 
 bench: install  ## benchmarks, figures written to docs/benchmarks.md
 	$(PY) -m tests.benchmarks.run

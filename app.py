@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
-for _path in (ROOT, ROOT / "layers" / "shared" / "python", ROOT / "events"):
+for _path in (ROOT, *sorted((ROOT / "layers").glob("*/python")), ROOT / "events"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 

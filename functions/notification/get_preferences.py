@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from smartcourse.catalogue import function
 from smartcourse.http import make_resolver, principal, route
-from smartcourse.notifications.schemas import PreferencesOut
-from smartcourse.notifications.service import get_notification_service
+from smartcourse_notification.catalogue import function
+from smartcourse_notification.schemas import PreferencesOut
+from smartcourse_notification.service import get_notification_service
 
 FUNCTION = function("notification-get-preferences")
 app = make_resolver()

@@ -3,11 +3,11 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from smartcourse.catalogue import function
-from smartcourse.courses.schemas import MAX_OFFSET
 from smartcourse.http import make_resolver, principal, route
-from smartcourse.notifications.schemas import NotificationOut, NotificationPageOut
-from smartcourse.notifications.service import get_notification_service
+from smartcourse_lms.courses.schemas import MAX_OFFSET
+from smartcourse_notification.catalogue import function
+from smartcourse_notification.schemas import NotificationOut, NotificationPageOut
+from smartcourse_notification.service import get_notification_service
 
 FUNCTION = function("notification-list-mine")
 app = make_resolver()

@@ -3,11 +3,11 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from smartcourse.catalogue import function
-from smartcourse.courses.schemas import MAX_OFFSET
 from smartcourse.http import make_resolver, principal, route
-from smartcourse.notifications.schemas import TemplateOut, TemplatePageOut
-from smartcourse.notifications.service import list_templates
+from smartcourse_lms.courses.schemas import MAX_OFFSET
+from smartcourse_notification.catalogue import function
+from smartcourse_notification.schemas import TemplateOut, TemplatePageOut
+from smartcourse_notification.service import list_templates
 
 FUNCTION = function("notification-list-templates")
 app = make_resolver()

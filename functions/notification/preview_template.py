@@ -3,10 +3,10 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from smartcourse.catalogue import function
 from smartcourse.http import make_resolver, principal, route
-from smartcourse.notifications.schemas import PreviewOut, PreviewRequest
-from smartcourse.notifications.service import preview_template
+from smartcourse_notification.catalogue import function
+from smartcourse_notification.schemas import PreviewOut, PreviewRequest
+from smartcourse_notification.service import preview_template
 
 FUNCTION = function("notification-preview-template")
 app = make_resolver()

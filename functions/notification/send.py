@@ -4,8 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from smartcourse.catalogue import function
-from smartcourse.notifications.sender import (
+from smartcourse_notification.catalogue import function
+from smartcourse_notification.sender import (
     EARLY_RETRY_ERRORS,
     ensure_time_for_one_record,
     handle_record_body,

@@ -1,4 +1,10 @@
-"""GET /openapi.json and GET /docs (Swagger UI, served offline) of one API."""
+"""GET /openapi.json and GET /docs (Swagger UI, served offline) of one API.
+
+The document is the API's exported one (``make openapi``; shipped in the code asset as
+``openapi/<service>.json``), so serving it imports no handler. Its server URL is the base URL the request
+came in on: the stage's invoke URL (``https://{id}.execute-api.../{stage}``), a custom domain with its base
+path, or the local gateway's own address, so "Try it out" and generated clients reach the operations.
+"""
 
 from __future__ import annotations
 
@@ -12,28 +18,58 @@ _SWAGGER_ASSETS = {
     "/docs.js": ("swagger-ui-bundle.min.js", "application/javascript"),
     "/docs.css": ("swagger-ui.min.css", "text/css"),
 }
+CODE_ROOT = Path(__file__).resolve().parents[1]
 
 
-@lru_cache(maxsize=2)
+def document_path(service: str) -> Path:
+    """Where the code asset holds the API's document (the repository's docs/openapi/ when run from source)."""
+    for base in (CODE_ROOT / "openapi", CODE_ROOT.parent / "docs" / "openapi"):
+        candidate = base / f"{service}.json"
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"no OpenAPI document for {service}")
+
+
+@lru_cache(maxsize=1)
+def _template() -> dict[str, Any]:
+    document = json.loads(document_path(os.environ.get("SERVICE_NAME", "lms")).read_text(encoding="utf-8"))
+    if not isinstance(document, dict):
+        raise ValueError("the OpenAPI document is not an object")
+    return document
+
+
+@lru_cache(maxsize=8)
 def _document(server_url: str) -> str:
-    # Imported on first use: building the document imports every handler of the API.
-    from smartcourse.catalogue import Service
-    from smartcourse.openapi import build_openapi
+    return json.dumps({**_template(), "servers": [{"url": server_url}]})
 
-    return json.dumps(build_openapi(Service(os.environ.get("SERVICE_NAME", "lms")), server_url))
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    headers = event.get("headers") or {}
+    return next((str(v) for k, v in headers.items() if k.lower() == name and v), None)
+
+
+def server_url(event: dict[str, Any]) -> str:
+    """The base URL of the request: scheme and host as the client used them, plus the stage or base path.
+
+    API Gateway's ``requestContext.path`` is the path the client sent (``/dev/openapi.json`` on the
+    execute-api host, ``/v1/openapi.json`` under a custom domain's base path ``v1``); ``path`` is the same
+    without that prefix. What is left over is the prefix every operation of the API answers under.
+    """
+    context = event.get("requestContext") or {}
+    full_path = str(context.get("path") or event.get("path") or "")
+    path = str(event.get("path") or "")
+    prefix = full_path[: -len(path)] if path and full_path.endswith(path) else ""
+    host = _header(event, "host") or context.get("domainName")
+    if not host:
+        return prefix or "/"
+    scheme = (_header(event, "x-forwarded-proto") or "https").split(",")[0].strip()
+    return f"{scheme}://{host}{prefix}"
 
 
 def _swagger_dir() -> Path:
     from aws_lambda_powertools.event_handler.openapi import swagger_ui
 
     return Path(swagger_ui.__file__).parent
-
-
-def _server_url(event: dict[str, Any]) -> str:
-    # Behind a real stage the public path carries the stage prefix; the local gateway serves at the root.
-    context = event.get("requestContext") or {}
-    stage = context.get("stage", "")
-    return f"/{stage}" if stage and str(context.get("path", "")).startswith(f"/{stage}/") else "/"
 
 
 def _page(spec: str) -> str:
@@ -50,7 +86,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         body = (_swagger_dir() / filename).read_text(encoding="utf-8")
         headers = {"Content-Type": content_type, "Cache-Control": "public, max-age=86400"}
         return {"statusCode": 200, "headers": headers, "body": body}
-    spec = _document(_server_url(event))
+    spec = _document(server_url(event))
     if resource == "/docs":
         return {"statusCode": 200, "headers": {"Content-Type": "text/html; charset=utf-8"}, "body": _page(spec)}
     return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": spec}

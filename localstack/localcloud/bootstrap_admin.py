@@ -21,11 +21,11 @@ def main() -> int:
     if missing:
         print(f"bootstrap_admin: set {' and '.join(missing)}", file=sys.stderr)
         return 2
-    from smartcourse.auth.service import AuthConfig, AuthService
     from smartcourse.db.engine import get_engine
     from smartcourse.db.unit_of_work import unit_of_work_factory
     from smartcourse.errors import DomainError
     from smartcourse.settings import get_settings
+    from smartcourse_lms.auth.service import AuthConfig, AuthService
 
     service = AuthService(unit_of_work_factory(get_engine()), AuthConfig.from_settings(get_settings()))
     try:

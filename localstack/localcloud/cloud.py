@@ -143,13 +143,13 @@ class LocalCloud:
             upgrade(url, service=service)
 
     def _seed(self) -> None:
-        from smartcourse.seed import seed_demo
+        from smartcourse_lms.seed import seed_demo
 
         self.seeded = seed_demo(self.database_urls["lms"])
 
     def _seed_content(self) -> None:
         import boto3
-        from smartcourse.seed import seed_article_content
+        from smartcourse_lms.seed import seed_article_content
 
         bucket = self.runner.function_environment("lms-assets-complete-upload")["CONTENT_BUCKET"]
         s3 = boto3.client("s3", endpoint_url=self.moto.endpoint, region_name=EMULATOR_ENV["AWS_REGION"])

@@ -267,7 +267,9 @@ class Gateway:
             "httpMethod": request.method,
             "extendedRequestId": request.request_id[:16],
             "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "path": f"/{stage}{request.path}",
+            # The path as the client sent it: API Gateway puts the stage (or a custom domain's base path) here
+            # because clients send it; the local gateway serves at the root, like an empty base path mapping.
+            "path": request.path,
             "accountId": ACCOUNT_ID,
             "protocol": "HTTP/1.1",
             "stage": stage,

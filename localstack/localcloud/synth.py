@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("app.py", "cdk.json", "stacks", "functions", "layers/shared", "events", "migrations")
+SOURCES = ("app.py", "cdk.json", "stacks", "functions", "layers", "events", "migrations")
 STAMP = ".source-hash"
 
 

@@ -108,7 +108,7 @@ def measure(cloud: LocalCloud, admin: tuple[str, str], student_id: str, rounds: 
                 elapsed = (time.perf_counter() - started) * 1000
                 assert response.status_code < 500, (name, response.status_code, response.text)
                 if authorized and first_authorized:
-                    _record(cloud, samples, "platform-authorizer", elapsed)
+                    _record(cloud, samples, "lms-authorizer", elapsed)
                     first_authorized = False
                 _record(cloud, samples, name, elapsed)
     return [

@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from smartcourse.catalogue import function
-
+from stacks.services import function
 from tests.benchmarks import lms_workload
 from tests.benchmarks.latency import handler_call, time_calls
 from tests.benchmarks.lms_data import BenchCourse

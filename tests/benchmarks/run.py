@@ -27,6 +27,7 @@ from tests.benchmarks import event_latency, lms_workload, outbox
 from tests.benchmarks.cold_start import ColdStart, LmsTargets, measure
 from tests.benchmarks.latency import Latency, time_calls
 from tests.benchmarks.lms_data import COURSES, BenchCourse, insert_courses
+from tests.support.paths import pythonpath
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "benchmarks.md"
@@ -41,7 +42,7 @@ HANDLER_ONLY_FUNCTIONS = ("lms-auth-login", "lms-courses-list", "lms-courses-get
 
 
 def _gateway_send(http: httpx.Client, auth: dict[str, str]) -> lms_workload.Send:
-    from smartcourse.catalogue import function
+    from stacks.services import function
 
     def send(name: str, path_params: dict[str, str], body: Any, query: dict[str, str] | None) -> tuple[int, Any]:
         route = function(name).route
@@ -88,8 +89,7 @@ def _warm(cloud: LocalCloud, n: int, courses: list[BenchCourse], n_writes: int,
     environment: dict[str, str] = {}
     for name in HANDLER_ONLY_FUNCTIONS:
         environment.update(cloud.runner.function_environment(name))
-    environment["PYTHONPATH"] = os.pathsep.join(
-        str(ROOT / p) for p in (".", "functions", "layers/shared/python", "events", "localstack"))
+    environment["PYTHONPATH"] = pythonpath()
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="bench-lms-") as spec:
         json.dump({"courses": [vars(c) for c in courses[size:2 * size]], "n_writes": n_writes}, spec)
         spec.flush()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from smartcourse.catalogue import API_FUNCTIONS, Service
+from smartcourse.catalogue import Service
+
+from stacks.services import api_functions
 
 pytestmark = pytest.mark.e2e
 
@@ -15,7 +17,7 @@ def test_openapi_lists_every_lms_route(http: httpx.Client) -> None:
     document = response.json()
     assert document["openapi"].startswith("3.")
     documented = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
-    expected = {(r.method, r.path) for fn in API_FUNCTIONS[Service.LMS] for r in fn.routes
+    expected = {(r.method, r.path) for fn in api_functions(Service.LMS) for r in fn.routes
                 if r.path.startswith("/api/")}
     assert expected <= documented
     me = document["paths"]["/api/v1/auth/me"]["get"]

@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from smartcourse.catalogue import API_FUNCTIONS, Service
+from smartcourse.catalogue import Service
 
+from stacks.services import api_functions
 from tests.e2e.support import Account, login, register, unique_email
 from tests.e2e.test_courses_authz import add_asset
 
@@ -221,7 +222,7 @@ def _fill(value: Any, values: dict[str, str]) -> Any:
 
 
 def _catalogue_routes() -> set[tuple[str, str]]:
-    return {(route.method, route.path) for function in API_FUNCTIONS[Service.LMS] for route in function.routes
+    return {(route.method, route.path) for function in api_functions(Service.LMS) for route in function.routes
             if route.path.startswith("/api/v1")}
 
 

@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 from localcloud.cloud import LocalCloud
-from smartcourse.seed import DEMO_ARTICLES, seed_article_content
+from smartcourse_lms.seed import DEMO_ARTICLES, seed_article_content
 
 from tests.e2e.support import Account
 

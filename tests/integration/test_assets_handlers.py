@@ -17,11 +17,12 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from smartcourse.auth.domain import Role
-from smartcourse.auth.repository import insert_user
-from smartcourse.catalogue import LMS_FUNCTIONS, function
+from smartcourse_lms.auth.domain import Role
+from smartcourse_lms.auth.repository import insert_user
+from smartcourse_lms.catalogue import API_FUNCTIONS as LMS_FUNCTIONS
 from sqlalchemy import Engine, text
 
+from stacks.services import function
 from tests.support import auth as fixtures
 from tests.support.apigw import body_of, rest_event
 from tests.support.auth import count
@@ -73,8 +74,8 @@ def people(engine: Engine) -> dict[str, tuple[str, str]]:
 def content_bucket(handler_env: str, moto: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """CONTENT_BUCKET as the stack sets it for functions with the content-bucket grant, in the emulator."""
     from smartcourse import storage
-    from smartcourse.assets import service as assets_service
     from smartcourse.settings import get_settings
+    from smartcourse_lms.assets import service as assets_service
 
     name = f"content-it-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=moto.endpoint).create_bucket(Bucket=name)

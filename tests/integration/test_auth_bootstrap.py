@@ -10,22 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from smartcourse.auth.passwords import fast_passwords_for_tests
-from smartcourse.seed import DEMO_USERS, seed_demo
+from smartcourse_lms.auth.passwords import fast_passwords_for_tests
+from smartcourse_lms.seed import DEMO_USERS, seed_demo
 
 from tests.support import auth as fixtures
 from tests.support.auth import count, fresh_database
+from tests.support.paths import pythonpath as support_pythonpath
 
 lms_url, engine = fixtures.lms_url, fixtures.engine
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-PATHS = ["", "layers/shared/python", "events", "localstack"]
 
 
 def _bootstrap(url: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SMARTCOURSE_ADMIN_")}
-    pythonpath = os.pathsep.join(str(ROOT / p) for p in PATHS)
+    pythonpath = support_pythonpath()
     return subprocess.run([sys.executable, "-m", "localcloud.bootstrap_admin"], cwd=ROOT, text=True,
                           capture_output=True, env={**clean, "PYTHONPATH": pythonpath, "DATABASE_URL": url, **env},
                           timeout=120)

@@ -13,9 +13,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from smartcourse.catalogue import LMS_FUNCTIONS, function
+from smartcourse_lms.catalogue import API_FUNCTIONS as LMS_FUNCTIONS
 from sqlalchemy import Engine
 
+from stacks.services import function
 from tests.support import auth as fixtures
 from tests.support.apigw import authorizer_event, body_of, rest_event
 from tests.support.auth import count
@@ -155,7 +156,7 @@ def test_login_errors_are_generic_then_throttled(handler_env: str) -> None:
 
 
 def test_verify_and_password_flows(handler_env: str, engine: Engine) -> None:
-    from smartcourse.auth.service import get_auth_service
+    from smartcourse_lms.auth.service import get_auth_service
 
     email = _email()
     user = _register(email)
@@ -189,7 +190,7 @@ def _latest_ref(engine: Engine, user_id: str, event_type: str, field: str) -> uu
 
 
 def _admin_principal() -> tuple[str, str]:
-    from smartcourse.auth.service import get_auth_service
+    from smartcourse_lms.auth.service import get_auth_service
 
     admin, _ = get_auth_service().bootstrap_admin(_email(), "Admin-handler-1")
     return str(admin.id), "admin"
@@ -262,8 +263,8 @@ def test_authorizer(handler_env: str) -> None:
         authorizer.handler({"headers": {"Authorization": f"Basic {base64.b64encode(b'a:b').decode()}"},
                             "methodArn": "arn:aws:execute-api:us-east-1:1:a/dev/GET/x"}, None)
     admin = _admin_principal()
-    from smartcourse.auth.domain import Principal
-    from smartcourse.auth.service import get_auth_service
+    from smartcourse_lms.auth.domain import Principal
+    from smartcourse_lms.auth.service import get_auth_service
 
     get_auth_service().update_user(Principal(uuid.UUID(admin[0]), frozenset({"admin"})), uuid.UUID(user["id"]),
                                    {"status": "blocked"})

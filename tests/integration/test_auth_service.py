@@ -6,10 +6,10 @@ import threading
 import uuid
 
 import pytest
-from smartcourse.auth.domain import Principal, Role, UserStatus
-from smartcourse.auth.service import AuthService
-from smartcourse.db.tables import metadata
 from smartcourse.errors import BadRequest, Conflict, Forbidden, NotFound, Throttled, Unauthorized, ValidationFailed
+from smartcourse_lms.auth.domain import Principal, Role, UserStatus
+from smartcourse_lms.auth.service import AuthService
+from smartcourse_lms.tables import metadata
 from sqlalchemy import Engine, inspect, text
 
 from tests.support import auth as fixtures

@@ -25,6 +25,7 @@ from smartcourse_events.registry import build_event
 from sqlalchemy import Connection, Engine, create_engine, text
 
 from tests.support.auth import count, fresh_database
+from tests.support.paths import pythonpath
 
 pytestmark = pytest.mark.integration
 
@@ -410,8 +411,7 @@ def test_a_crash_mid_batch_then_redelivery_applies_each_event_exactly_once(
     event = kafka_event(kafka, [encoded(e) for e in envelopes])
     event_path = tmp_path / "event.json"
     event_path.write_text(json.dumps(event))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        str(ROOT / p) for p in (".", "layers/shared/python", "events", "localstack", "functions"))}
+    env = {**os.environ, "PYTHONPATH": pythonpath()}
 
     crashed = subprocess.run([sys.executable, "-c", CRASH_SCRIPT % {"name": CONSUMER}, db_url, str(event_path)],
                              env=env, capture_output=True, text=True, timeout=120)

@@ -10,11 +10,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from smartcourse.auth.domain import Role
-from smartcourse.auth.repository import insert_user
-from smartcourse.catalogue import LMS_FUNCTIONS, function
+from smartcourse_lms.auth.domain import Role
+from smartcourse_lms.auth.repository import insert_user
+from smartcourse_lms.catalogue import API_FUNCTIONS as LMS_FUNCTIONS
 from sqlalchemy import Engine, text
 
+from stacks.services import function
 from tests.support import auth as fixtures
 from tests.support.apigw import body_of, rest_event
 from tests.support.auth import count

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from smartcourse.auth.passwords import fast_passwords_for_tests
-from smartcourse.seed import DEMO_COURSES, seed_demo
+from smartcourse_lms.auth.passwords import fast_passwords_for_tests
+from smartcourse_lms.seed import DEMO_COURSES, seed_demo
 from sqlalchemy import create_engine, text
 
 from tests.support.auth import fresh_database

@@ -13,14 +13,16 @@ from typing import Any
 
 import httpx
 import pytest
-from smartcourse.auth.domain import Principal, Role
-from smartcourse.auth.repository import insert_user
-from smartcourse.catalogue import LMS_FUNCTIONS, Grant, function
+from smartcourse.catalogue import Grant
 from smartcourse.db.unit_of_work import unit_of_work_factory
-from smartcourse.enrollments.service import CertificateStore, EnrollmentService
 from smartcourse.errors import Conflict
+from smartcourse_lms.auth.domain import Principal, Role
+from smartcourse_lms.auth.repository import insert_user
+from smartcourse_lms.catalogue import API_FUNCTIONS as LMS_FUNCTIONS
+from smartcourse_lms.enrollments.service import CertificateStore, EnrollmentService
 from sqlalchemy import Engine, create_engine, text
 
+from stacks.services import function
 from tests.support import auth as fixtures
 from tests.support.apigw import body_of, rest_event
 from tests.support.auth import count
@@ -37,9 +39,9 @@ COUNTS = ("SELECT count(*) FROM enrollments", "SELECT count(*) FROM asset_progre
 def env(handler_env: str, moto: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     import boto3
     from smartcourse import storage
-    from smartcourse.courses import service as course_service
-    from smartcourse.enrollments import service as enrollment_service
     from smartcourse.settings import get_settings
+    from smartcourse_lms.courses import service as course_service
+    from smartcourse_lms.enrollments import service as enrollment_service
 
     bucket = f"certs-{uuid.uuid4().hex[:10]}"
     boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)

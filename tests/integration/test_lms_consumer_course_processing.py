@@ -15,16 +15,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from smartcourse.auth.domain import Role
-from smartcourse.auth.repository import insert_user
-from smartcourse.catalogue import function
 from smartcourse.consumers import dlq as dlq_module
-from smartcourse.courses import repository as course_repo
 from smartcourse.db.engine import normalise_url
 from smartcourse_events.envelope import EventEnvelope
 from smartcourse_events.registry import build_event
+from smartcourse_lms.auth.domain import Role
+from smartcourse_lms.auth.repository import insert_user
+from smartcourse_lms.courses import repository as course_repo
 from sqlalchemy import Engine, create_engine, text
 
+from stacks.services import function
 from tests.integration.test_consumers_framework import dead_letters, encoded, kafka_event
 from tests.support.auth import count, fresh_database
 
@@ -170,7 +170,7 @@ def test_a_result_for_a_missing_course_is_ignored_with_a_warning(kafka: Any, eng
     import boto3
 
     gone = completed(uuid.uuid4())
-    with caplog.at_level(logging.WARNING, logger="smartcourse.courses.service"):
+    with caplog.at_level(logging.WARNING, logger="smartcourse_lms.courses.service"):
         summary = handler(kafka_event(kafka, [encoded(gone)]), None)
 
     assert summary["applied"] == 1 and summary["dead_lettered"] == 0

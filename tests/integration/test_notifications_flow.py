@@ -22,11 +22,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from smartcourse.auth.service import AuthService
 from smartcourse.db.engine import normalise_url
 from smartcourse.settings import get_settings
 from smartcourse_events.envelope import EventEnvelope
 from smartcourse_events.registry import build_event, topic_for
+from smartcourse_lms.auth.service import AuthService
 from sqlalchemy import Engine, create_engine, text
 
 from tests.support.auth import fresh_database, make_service
@@ -103,7 +103,7 @@ class _Invoke(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def lambda_endpoint(lms: AuthService) -> Iterator[str]:
-    from smartcourse.auth import service as auth_module
+    from smartcourse_lms.auth import service as auth_module
 
     saved = auth_module._service
     auth_module._service = lms  # the real handler, bound to the test's LMS database
@@ -132,9 +132,9 @@ def env(notification_url: str, aws: dict[str, Any], lambda_endpoint: str,
     """The environment the stacks give the notification functions; fresh queues for every test."""
     from smartcourse.consumers import dlq as dlq_module
     from smartcourse.db import engine as engine_module
-    from smartcourse.notifications import aws as aws_module
-    from smartcourse.notifications import sender as sender_module
     from smartcourse.settings import get_settings
+    from smartcourse_notification import aws as aws_module
+    from smartcourse_notification import sender as sender_module
 
     suffix = uuid.uuid4().hex[:8]
     queue = aws["sqs"].create_queue(QueueName=f"notification-sends-{suffix}")["QueueUrl"]
@@ -279,8 +279,8 @@ def certificate(user_id: uuid.UUID, course_id: uuid.UUID, serial: str = "SC-ABCD
 
 
 def set_preferences(db: Engine, user_id: uuid.UUID, **values: Any) -> None:
-    from smartcourse.notifications import repository as repo
-    from smartcourse.notifications.rules import DEFAULT_PREFERENCES
+    from smartcourse_notification import repository as repo
+    from smartcourse_notification.rules import DEFAULT_PREFERENCES
 
     with db.begin() as conn:
         repo.save_preferences(conn, user_id, DEFAULT_PREFERENCES.with_changes(values))
@@ -300,7 +300,7 @@ def course_of(env: EventEnvelope) -> uuid.UUID:
 def test_the_migrations_build_exactly_the_tables_module(db: Engine) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
-    from smartcourse.notifications.tables import metadata
+    from smartcourse_notification.tables import metadata
 
     with db.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
@@ -448,7 +448,7 @@ def test_sends_wait_for_projections_from_other_topics(env: dict[str, Any], db: E
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """enrollment.created may be consumed before the user.registered / course.published it needs."""
     from smartcourse.db.engine import get_engine
-    from smartcourse.notifications import sender as sender_module
+    from smartcourse_notification import sender as sender_module
 
     teacher = registered("Prof Z")
     learner, course = registered(), published(user_of(teacher), title="Late course")
@@ -480,7 +480,7 @@ def test_sends_wait_for_projections_from_other_topics(env: dict[str, Any], db: E
 def test_a_projection_that_never_comes_fails_the_send_at_the_last_receive(env: dict[str, Any], db: Engine,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from smartcourse.db.engine import get_engine
-    from smartcourse.notifications import sender as sender_module
+    from smartcourse_notification import sender as sender_module
 
     monkeypatch.setenv("TRIGGER_QUEUE_MAX_RECEIVES", "2")
     get_settings.cache_clear()
@@ -633,7 +633,7 @@ class _Context:
 def test_a_send_is_not_started_without_time_for_its_worst_case(env: dict[str, Any], db: Engine) -> None:
     """A timeout mid-send would leave it ``sending`` (then ``unknown``, never delivered): with too little time
     left the record is handed back unclaimed, and goes out on a later delivery."""
-    from smartcourse.notifications.sender import RECORD_WORST_CASE_MS
+    from smartcourse_notification.sender import RECORD_WORST_CASE_MS
 
     learner, issued = _queued_certificate(env, db)
     before = len(emails_to(env, learner.payload["email"]))
@@ -692,8 +692,8 @@ def test_a_used_token_reference_skips_the_mail(env: dict[str, Any], db: Engine, 
     event = outbox_envelope(lms_engine, reg.user.id, "user.registered")
     consume(event)
     # The user verified through another mail meanwhile: the reference is spent.
-    from smartcourse.notifications.sender import issue_token
     from smartcourse.settings import get_settings
+    from smartcourse_notification.sender import issue_token
 
     lms.verify_email(issue_token("email_verification", str(reg.verification_token_ref), get_settings()))
     assert send_all(env) == set()

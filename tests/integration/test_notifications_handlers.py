@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from smartcourse.catalogue import function
 from smartcourse.db.engine import normalise_url
 from sqlalchemy import Engine, create_engine, update
 
+from stacks.services import function
 from tests.support.apigw import body_of, rest_event
 
 pytestmark = pytest.mark.integration
@@ -37,8 +37,8 @@ def db(notification_url: str) -> Iterator[Engine]:
 @pytest.fixture(autouse=True)
 def env(notification_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from smartcourse.db import engine as engine_module
-    from smartcourse.notifications import service as service_module
     from smartcourse.settings import get_settings
+    from smartcourse_notification import service as service_module
 
     monkeypatch.setenv("DATABASE_URL", notification_url)
     monkeypatch.setenv("DB_NAME", "smartcourse_notification")
@@ -69,8 +69,8 @@ ADMIN = (uuid.uuid4(), "admin")
 
 def seed(db: Engine, user_id: uuid.UUID, count: int) -> list[uuid.UUID]:
     """``count`` in-app notifications, a minute apart, oldest first."""
-    from smartcourse.notifications import repository as repo
-    from smartcourse.notifications.tables import notifications
+    from smartcourse_notification import repository as repo
+    from smartcourse_notification.tables import notifications
 
     ids = []
     start = datetime.now(UTC) - timedelta(hours=1)

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from smartcourse.auth.domain import ThrottlePolicy
-from smartcourse.auth.passwords import fast_passwords_for_tests
-from smartcourse.auth.service import AuthConfig, AuthService
-from smartcourse.auth.tokens import AccessTokens
 from smartcourse.db.unit_of_work import unit_of_work_factory
+from smartcourse_lms.auth.domain import ThrottlePolicy
+from smartcourse_lms.auth.passwords import fast_passwords_for_tests
+from smartcourse_lms.auth.service import AuthConfig, AuthService
+from smartcourse_lms.auth.tokens import AccessTokens
 from sqlalchemy import Engine, text
 
 JWT_KEY = "integration-test-signing-key-0123456789abcdef"
@@ -89,9 +89,9 @@ def handler_env(lms_url: str, moto: Any, monkeypatch: pytest.MonkeyPatch) -> Ite
     """Environment as a deployed function sees it: DATABASE_URL and a JWT secret ARN in the emulator."""
     import boto3
     from smartcourse import secrets
-    from smartcourse.auth import service as service_module
     from smartcourse.db import engine as engine_module
     from smartcourse.settings import get_settings
+    from smartcourse_lms.auth import service as service_module
 
     client = boto3.client("secretsmanager", endpoint_url=moto.endpoint, region_name="us-east-1")
     arn = client.create_secret(Name=f"jwt-{uuid.uuid4().hex[:8]}", SecretString=JWT_KEY)["ARN"]

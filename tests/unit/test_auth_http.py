@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from smartcourse import errors
-from smartcourse.auth.domain import Principal
-from smartcourse.catalogue import function
 from smartcourse.http import make_resolver, principal, require_role, status_of
+from smartcourse_lms.auth.domain import Principal
 
+from stacks.services import function
 from tests.support.apigw import rest_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +53,7 @@ def test_domain_errors_map_to_statuses() -> None:
 
 
 def test_authorizer_policy_covers_the_whole_stage() -> None:
-    module = importlib.import_module("platform_fns.authorizer")
+    module = importlib.import_module("lms.auth.authorizer")
     arn = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3/prod/PATCH/api/v1/admin/users/42"
     assert module.stage_wildcard_arn(arn) == "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3/prod/*"
     assert module._bearer_token({"headers": {"authorization": "bearer abc"}}) == "abc"
@@ -63,9 +63,9 @@ def test_authorizer_policy_covers_the_whole_stage() -> None:
 
 def test_optional_principal_is_anonymous_only_for_the_anonymous_grant() -> None:
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-    from smartcourse.auth.domain import ANONYMOUS
     from smartcourse.errors import Unauthorized
     from smartcourse.http import optional_principal
+    from smartcourse_lms.auth.domain import ANONYMOUS
 
     def resolver_with(authorizer: dict) -> APIGatewayRestResolver:
         app = APIGatewayRestResolver()

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from smartcourse.auth.domain import (
+from smartcourse_lms.auth.domain import (
     FailureCount,
     PolicyViolation,
     RefreshOutcome,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-from smartcourse.auth.tokens import AccessTokens, InvalidAccessToken, key_from_secret_string
+from smartcourse_lms.auth.tokens import AccessTokens, InvalidAccessToken, key_from_secret_string
 
 KEY = "unit-test-signing-key-0123456789abcdefgh"
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

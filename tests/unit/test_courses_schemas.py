@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 from pydantic import ValidationError
-from smartcourse.courses.schemas import CourseCreateRequest, CourseUpdateRequest, ModuleUpdateRequest
-from smartcourse.courses.service import content_key
+from smartcourse_lms.courses.schemas import CourseCreateRequest, CourseUpdateRequest, ModuleUpdateRequest
+from smartcourse_lms.courses.service import content_key
 
 
 def test_content_key_follows_the_documented_layout() -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from smartcourse.learning.certificates import (
+from smartcourse_lms.learning.certificates import (
     CertificateDocument,
     format_date,
     is_valid_serial,

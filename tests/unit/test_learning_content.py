@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from smartcourse.errors import BadRequest, ValidationFailed
 from smartcourse.http import status_of
-from smartcourse.learning.content import (
+from smartcourse_lms.learning.content import (
     MAX_CONTENT_BYTES,
     MAX_NODES,
     MAX_TEXT_CHARS,

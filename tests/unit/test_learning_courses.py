@@ -7,9 +7,9 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from smartcourse.auth.domain import Principal
 from smartcourse.errors import Conflict, ValidationFailed
-from smartcourse.learning.courses import (
+from smartcourse_lms.auth.domain import Principal
+from smartcourse_lms.learning.courses import (
     AssetOutline,
     AssetStatus,
     AssetType,

@@ -6,10 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from smartcourse.auth.domain import Principal
 from smartcourse.errors import Conflict, Forbidden, ValidationFailed
-from smartcourse.learning.courses import CourseStatus
-from smartcourse.learning.enrollments import (
+from smartcourse_lms.auth.domain import Principal
+from smartcourse_lms.learning.courses import CourseStatus
+from smartcourse_lms.learning.enrollments import (
     COURSE_FULL,
     EnrollAction,
     EnrollmentState,
@@ -20,7 +20,7 @@ from smartcourse.learning.enrollments import (
     enroll_decision,
     new_enrollment,
 )
-from smartcourse.learning.prerequisites import PrerequisiteRef
+from smartcourse_lms.learning.prerequisites import PrerequisiteRef
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=3)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from smartcourse.errors import BadRequest, Conflict
-from smartcourse.learning.prerequisites import (
+from smartcourse_lms.learning.prerequisites import (
     PrerequisiteRef,
     check_prerequisite_link,
     missing_prerequisites,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from smartcourse.errors import ValidationFailed
-from smartcourse.learning.enrollments import EnrollmentStatus
-from smartcourse.learning.progress import (
+from smartcourse_lms.learning.enrollments import EnrollmentStatus
+from smartcourse_lms.learning.progress import (
     AssetProgress,
     ProgressUpdate,
     completes_course,

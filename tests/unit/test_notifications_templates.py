@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from jinja2 import meta
-from smartcourse.notifications.rendering import (
+from smartcourse_notification.rendering import (
     TEMPLATES,
     TEMPLATES_DIR,
     Category,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from smartcourse.catalogue import API_FUNCTIONS
-from smartcourse.openapi_export import render
+from stacks.openapi_export import render
+from stacks.services import APIS
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_checked_in_openapi_documents_are_current() -> None:
-    for service in API_FUNCTIONS:
+    for service in APIS:
         path = ROOT / "docs" / "openapi" / f"{service}.json"
         assert path.exists(), f"{path} missing: run `make openapi`"
         assert path.read_text() == render(service), f"{path} is stale: run `make openapi` and commit"

@@ -3,11 +3,11 @@
 import uuid
 from typing import Any
 
-from smartcourse.auth.domain import Role
-from smartcourse.auth.schemas import RoleName, UserOut
-from smartcourse.auth.service import get_auth_service
-from smartcourse.catalogue import function
 from smartcourse.http import make_resolver, principal, require_role, route
+from smartcourse_lms.auth.domain import Role
+from smartcourse_lms.auth.schemas import RoleName, UserOut
+from smartcourse_lms.auth.service import get_auth_service
+from smartcourse_lms.catalogue import function
 
 FUNCTION = function("lms-admin-grant-role")
 app = make_resolver()

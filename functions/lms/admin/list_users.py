@@ -3,11 +3,11 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from smartcourse.auth.domain import Role, UserStatus
-from smartcourse.auth.schemas import RoleName, StatusName, UserOut, UserPageOut
-from smartcourse.auth.service import get_auth_service
-from smartcourse.catalogue import function
 from smartcourse.http import make_resolver, principal, require_role, route
+from smartcourse_lms.auth.domain import Role, UserStatus
+from smartcourse_lms.auth.schemas import RoleName, StatusName, UserOut, UserPageOut
+from smartcourse_lms.auth.service import get_auth_service
+from smartcourse_lms.catalogue import function
 
 FUNCTION = function("lms-admin-list-users")
 app = make_resolver()

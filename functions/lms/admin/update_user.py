@@ -4,11 +4,11 @@ import uuid
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from smartcourse.auth.domain import Role
-from smartcourse.auth.schemas import UserOut, UserUpdateRequest
-from smartcourse.auth.service import get_auth_service
-from smartcourse.catalogue import function
 from smartcourse.http import make_resolver, principal, require_role, route
+from smartcourse_lms.auth.domain import Role
+from smartcourse_lms.auth.schemas import UserOut, UserUpdateRequest
+from smartcourse_lms.auth.service import get_auth_service
+from smartcourse_lms.catalogue import function
 
 FUNCTION = function("lms-admin-update-user")
 app = make_resolver()

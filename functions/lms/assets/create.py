@@ -3,10 +3,10 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from smartcourse.assets.schemas import AssetCreateRequest, AssetOut
-from smartcourse.assets.service import get_asset_service
-from smartcourse.catalogue import function
 from smartcourse.http import make_resolver, principal, route
+from smartcourse_lms.assets.schemas import AssetCreateRequest, AssetOut
+from smartcourse_lms.assets.service import get_asset_service
+from smartcourse_lms.catalogue import function
 
 FUNCTION = function("lms-assets-create")
 app = make_resolver()

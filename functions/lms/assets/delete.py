@@ -4,9 +4,9 @@ import uuid
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from smartcourse.assets.service import get_asset_service
-from smartcourse.catalogue import function
 from smartcourse.http import make_resolver, no_content, principal, route
+from smartcourse_lms.assets.service import get_asset_service
+from smartcourse_lms.catalogue import function
 
 FUNCTION = function("lms-assets-delete")
 app = make_resolver()

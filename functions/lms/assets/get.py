@@ -3,10 +3,10 @@
 import uuid
 from typing import Any
 
-from smartcourse.assets.schemas import AssetOut
-from smartcourse.assets.service import get_asset_service
-from smartcourse.catalogue import function
 from smartcourse.http import make_resolver, optional_principal, route
+from smartcourse_lms.assets.schemas import AssetOut
+from smartcourse_lms.assets.service import get_asset_service
+from smartcourse_lms.catalogue import function
 
 FUNCTION = function("lms-assets-get")
 app = make_resolver()

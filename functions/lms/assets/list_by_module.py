@@ -4,11 +4,11 @@ import uuid
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from smartcourse.assets.schemas import AssetOut, AssetPageOut
-from smartcourse.assets.service import get_asset_service
-from smartcourse.catalogue import function
-from smartcourse.courses.schemas import MAX_OFFSET
 from smartcourse.http import make_resolver, optional_principal, route
+from smartcourse_lms.assets.schemas import AssetOut, AssetPageOut
+from smartcourse_lms.assets.service import get_asset_service
+from smartcourse_lms.catalogue import function
+from smartcourse_lms.courses.schemas import MAX_OFFSET
 
 FUNCTION = function("lms-assets-list-by-module")
 app = make_resolver()

@@ -4,10 +4,10 @@ import uuid
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from smartcourse.assets.schemas import AssetOut, AssetUpdateRequest
-from smartcourse.assets.service import get_asset_service
-from smartcourse.catalogue import function
 from smartcourse.http import make_resolver, principal, route
+from smartcourse_lms.assets.schemas import AssetOut, AssetUpdateRequest
+from smartcourse_lms.assets.service import get_asset_service
+from smartcourse_lms.catalogue import function
 
 FUNCTIONS = (function("lms-assets-put"), function("lms-assets-patch"))
 app = make_resolver()

@@ -14,8 +14,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from smartcourse.auth.service import get_auth_service
 from smartcourse.errors import NotFound
+from smartcourse_lms.auth.service import get_auth_service
 
 PURPOSES = ("email_verification", "password_reset")
 

@@ -10,10 +10,10 @@ from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from smartcourse.auth.schemas import LoginRequest, TokenOut
-from smartcourse.auth.service import get_auth_service
-from smartcourse.catalogue import function
 from smartcourse.http import make_resolver, route, source_ip
+from smartcourse_lms.auth.schemas import LoginRequest, TokenOut
+from smartcourse_lms.auth.service import get_auth_service
+from smartcourse_lms.catalogue import function
 
 FUNCTION = function("lms-auth-login")
 app = make_resolver()

@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from smartcourse.auth.schemas import UserOut
-from smartcourse.auth.service import get_auth_service
-from smartcourse.catalogue import function
 from smartcourse.http import make_resolver, principal, route
+from smartcourse_lms.auth.schemas import UserOut
+from smartcourse_lms.auth.service import get_auth_service
+from smartcourse_lms.catalogue import function
 
 FUNCTION = function("lms-auth-me")
 app = make_resolver()

@@ -4,10 +4,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from smartcourse.auth.schemas import ResetPasswordRequest
-from smartcourse.auth.service import get_auth_service
-from smartcourse.catalogue import function
 from smartcourse.http import make_resolver, no_content, route
+from smartcourse_lms.auth.schemas import ResetPasswordRequest
+from smartcourse_lms.auth.service import get_auth_service
+from smartcourse_lms.catalogue import function
 
 FUNCTION = function("lms-auth-password-reset")
 app = make_resolver()

@@ -3,10 +3,10 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from smartcourse.auth.schemas import RefreshRequest, TokenOut
-from smartcourse.auth.service import get_auth_service
-from smartcourse.catalogue import function
 from smartcourse.http import make_resolver, route
+from smartcourse_lms.auth.schemas import RefreshRequest, TokenOut
+from smartcourse_lms.auth.service import get_auth_service
+from smartcourse_lms.catalogue import function
 
 FUNCTION = function("lms-auth-refresh")
 app = make_resolver()

@@ -3,10 +3,10 @@
 import uuid
 from typing import Any
 
-from smartcourse.catalogue import function
-from smartcourse.enrollments.schemas import CertificateOut
-from smartcourse.enrollments.service import get_enrollment_service
 from smartcourse.http import make_resolver, principal, route
+from smartcourse_lms.catalogue import function
+from smartcourse_lms.enrollments.schemas import CertificateOut
+from smartcourse_lms.enrollments.service import get_enrollment_service
 
 FUNCTION = function("lms-certificates-get")
 app = make_resolver()

@@ -3,11 +3,11 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from smartcourse.catalogue import function
-from smartcourse.courses.schemas import MAX_OFFSET
-from smartcourse.enrollments.schemas import CertificateOut, CertificatePageOut
-from smartcourse.enrollments.service import get_enrollment_service
 from smartcourse.http import make_resolver, principal, route
+from smartcourse_lms.catalogue import function
+from smartcourse_lms.courses.schemas import MAX_OFFSET
+from smartcourse_lms.enrollments.schemas import CertificateOut, CertificatePageOut
+from smartcourse_lms.enrollments.service import get_enrollment_service
 
 FUNCTION = function("lms-certificates-me")
 app = make_resolver()

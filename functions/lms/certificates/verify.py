@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from smartcourse.catalogue import function
-from smartcourse.enrollments.schemas import CertificateVerificationOut
-from smartcourse.enrollments.service import get_enrollment_service
 from smartcourse.http import make_resolver, route
+from smartcourse_lms.catalogue import function
+from smartcourse_lms.enrollments.schemas import CertificateVerificationOut
+from smartcourse_lms.enrollments.service import get_enrollment_service
 
 FUNCTION = function("lms-certificates-verify")
 app = make_resolver()

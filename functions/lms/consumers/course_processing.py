@@ -1,8 +1,8 @@
 """Kafka consumer: the AI service's course.processing_completed / course.processing_failed set processing_status."""
 
 from smartcourse.consumers import EventConsumer
-from smartcourse.courses.service import apply_processing_event
 from smartcourse.db.engine import get_engine
+from smartcourse_lms.courses.service import apply_processing_event
 
 consumer = EventConsumer(
     name="lms-course-processing",

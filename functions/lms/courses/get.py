@@ -3,10 +3,10 @@
 import uuid
 from typing import Any
 
-from smartcourse.catalogue import function
-from smartcourse.courses.schemas import CourseOut
-from smartcourse.courses.service import get_course_service
 from smartcourse.http import make_resolver, optional_principal, route
+from smartcourse_lms.catalogue import function
+from smartcourse_lms.courses.schemas import CourseOut
+from smartcourse_lms.courses.service import get_course_service
 
 FUNCTION = function("lms-courses-get")
 app = make_resolver()

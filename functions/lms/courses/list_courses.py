@@ -4,8 +4,9 @@ import uuid
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from smartcourse.catalogue import function
-from smartcourse.courses.schemas import (
+from smartcourse.http import make_resolver, optional_principal, route
+from smartcourse_lms.catalogue import function
+from smartcourse_lms.courses.schemas import (
     CATEGORY_MAX_LENGTH,
     MAX_OFFSET,
     CourseOut,
@@ -13,8 +14,7 @@ from smartcourse.courses.schemas import (
     CourseStatusName,
     LevelName,
 )
-from smartcourse.courses.service import get_course_service
-from smartcourse.http import make_resolver, optional_principal, route
+from smartcourse_lms.courses.service import get_course_service
 
 FUNCTION = function("lms-courses-list")
 app = make_resolver()

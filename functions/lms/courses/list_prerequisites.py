@@ -4,10 +4,10 @@ import uuid
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from smartcourse.catalogue import function
-from smartcourse.courses.schemas import MAX_OFFSET, CourseOut, CoursePageOut
-from smartcourse.courses.service import get_course_service
 from smartcourse.http import make_resolver, optional_principal, route
+from smartcourse_lms.catalogue import function
+from smartcourse_lms.courses.schemas import MAX_OFFSET, CourseOut, CoursePageOut
+from smartcourse_lms.courses.service import get_course_service
 
 FUNCTION = function("lms-courses-list-prerequisites")
 app = make_resolver()

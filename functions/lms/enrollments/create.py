@@ -4,11 +4,11 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from smartcourse.catalogue import function
-from smartcourse.enrollments.schemas import EnrollmentOut, EnrollRequest
-from smartcourse.enrollments.service import get_enrollment_service
 from smartcourse.http import json_response, make_resolver, principal, route
-from smartcourse.learning.enrollments import PrerequisitesMissing
+from smartcourse_lms.catalogue import function
+from smartcourse_lms.enrollments.schemas import EnrollmentOut, EnrollRequest
+from smartcourse_lms.enrollments.service import get_enrollment_service
+from smartcourse_lms.learning.enrollments import PrerequisitesMissing
 
 FUNCTION = function("lms-enrollments-create")
 app = make_resolver()

@@ -4,9 +4,9 @@ import uuid
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from smartcourse.catalogue import function
-from smartcourse.enrollments.service import get_enrollment_service
 from smartcourse.http import make_resolver, no_content, principal, route
+from smartcourse_lms.catalogue import function
+from smartcourse_lms.enrollments.service import get_enrollment_service
 
 FUNCTION = function("lms-enrollments-delete")
 app = make_resolver()

@@ -4,11 +4,11 @@ import uuid
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from smartcourse.catalogue import function
-from smartcourse.courses.schemas import MAX_OFFSET
-from smartcourse.enrollments.schemas import EnrollmentOut, EnrollmentPageOut, EnrollmentStatusName
-from smartcourse.enrollments.service import get_enrollment_service
 from smartcourse.http import make_resolver, principal, route
+from smartcourse_lms.catalogue import function
+from smartcourse_lms.courses.schemas import MAX_OFFSET
+from smartcourse_lms.enrollments.schemas import EnrollmentOut, EnrollmentPageOut, EnrollmentStatusName
+from smartcourse_lms.enrollments.service import get_enrollment_service
 
 FUNCTION = function("lms-enrollments-list-by-user")
 app = make_resolver()

@@ -4,11 +4,11 @@ import uuid
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from smartcourse.catalogue import function
-from smartcourse.enrollments.schemas import EnrollmentOut, EnrollmentUpdateRequest
-from smartcourse.enrollments.service import get_enrollment_service
 from smartcourse.http import make_resolver, principal, route
-from smartcourse.learning.enrollments import EnrollmentStatus
+from smartcourse_lms.catalogue import function
+from smartcourse_lms.enrollments.schemas import EnrollmentOut, EnrollmentUpdateRequest
+from smartcourse_lms.enrollments.service import get_enrollment_service
+from smartcourse_lms.learning.enrollments import EnrollmentStatus
 
 FUNCTIONS = (function("lms-enrollments-put"), function("lms-enrollments-patch"))
 app = make_resolver()

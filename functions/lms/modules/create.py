@@ -3,10 +3,10 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from smartcourse.catalogue import function
-from smartcourse.courses.schemas import ModuleCreateRequest, ModuleOut
-from smartcourse.courses.service import get_course_service
 from smartcourse.http import make_resolver, principal, route
+from smartcourse_lms.catalogue import function
+from smartcourse_lms.courses.schemas import ModuleCreateRequest, ModuleOut
+from smartcourse_lms.courses.service import get_course_service
 
 FUNCTION = function("lms-modules-create")
 app = make_resolver()

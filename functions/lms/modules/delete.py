@@ -4,9 +4,9 @@ import uuid
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from smartcourse.catalogue import function
-from smartcourse.courses.service import get_course_service
 from smartcourse.http import make_resolver, no_content, principal, route
+from smartcourse_lms.catalogue import function
+from smartcourse_lms.courses.service import get_course_service
 
 FUNCTION = function("lms-modules-delete")
 app = make_resolver()

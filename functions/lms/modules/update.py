@@ -4,10 +4,10 @@ import uuid
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from smartcourse.catalogue import function
-from smartcourse.courses.schemas import ModuleOut, ModuleUpdateRequest
-from smartcourse.courses.service import get_course_service
 from smartcourse.http import make_resolver, principal, route
+from smartcourse_lms.catalogue import function
+from smartcourse_lms.courses.schemas import ModuleOut, ModuleUpdateRequest
+from smartcourse_lms.courses.service import get_course_service
 
 FUNCTIONS = (function("lms-modules-put"), function("lms-modules-patch"))
 app = make_resolver()

@@ -4,10 +4,10 @@ import uuid
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from smartcourse.catalogue import function
-from smartcourse.enrollments.schemas import ProgressRequest, ProgressUpdateOut
-from smartcourse.enrollments.service import get_enrollment_service
 from smartcourse.http import make_resolver, principal, route
+from smartcourse_lms.catalogue import function
+from smartcourse_lms.enrollments.schemas import ProgressRequest, ProgressUpdateOut
+from smartcourse_lms.enrollments.service import get_enrollment_service
 
 FUNCTION = function("lms-progress-record")
 app = make_resolver()

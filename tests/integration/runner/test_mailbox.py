@@ -26,6 +26,8 @@ from localcloud.mailbox import (
     wait_for_sms,
 )
 
+from tests.support.paths import pythonpath
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -118,8 +120,7 @@ def test_the_endpoint_comes_from_the_environment_or_endpoints_json(tmp_path: Pat
 
 def _env(endpoint: str) -> dict[str, str]:
     return {**os.environ, "AWS_ENDPOINT_URL": endpoint,
-            "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in (".", "layers/shared/python", "events",
-                                                                    "localstack", "functions"))}
+            "PYTHONPATH": pythonpath()}
 
 
 def test_cli_json(moto, sent: dict[str, str]) -> None:

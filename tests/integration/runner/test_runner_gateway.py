@@ -31,7 +31,7 @@ def test_static_route_and_query_strings(lms: httpx.Client) -> None:
     assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"], "b": [""]}
     assert event["pathParameters"] is None and event["body"] is None and event["isBase64Encoded"] is False
     context = event["requestContext"]
-    assert context["stage"] == "test" and context["path"] == "/test/v1/echo"
+    assert context["stage"] == "test" and context["path"] == "/v1/echo"  # as sent: served at the root
     assert context["resourcePath"] == "/v1/echo" and context["identity"]["sourceIp"] == "127.0.0.1"
     assert event["headers"]["X-Multi"] == "one" and event["headers"]["X-Forwarded-Proto"] == "http"
 

@@ -1,0 +1,1 @@
+"""The Analytics service: its catalogue, domain, service layer and adapters (imported only by its own functions)."""

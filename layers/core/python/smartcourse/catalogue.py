@@ -1,0 +1,202 @@
+"""What a function is: the declaration types of the function catalogue, and the platform's own functions.
+
+Each service declares its functions in its own package (``smartcourse_<service>.catalogue``) with these
+types: handler, trigger (HTTP route(s), the event types it consumes, SQS queue or schedule), settings and
+the resources it may touch. The CDK stacks build functions, routes, event source mappings and IAM grants
+from those declarations; handlers take their route from them; the local runner reads the *synthesized*
+template that the stacks produced, so no second route table exists anywhere.
+
+Pure data, no I/O and no AWS imports: it is imported by Lambda handlers on the hot path and by the CDK app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Service(StrEnum):
+    LMS = "lms"
+    AI = "ai"
+    ANALYTICS = "analytics"
+    NOTIFICATION = "notification"
+    PLATFORM = "platform"
+
+
+class Grant(StrEnum):
+    """Resources a function may use; the stacks turn each into least-privilege IAM."""
+
+    DATABASE = "database"  # read the service's own DB credentials secret, connect to its database as its role
+    DATABASE_ADMIN = "database-admin"  # the master credentials and every service's secret (the migrate function)
+    JWT_SIGNING_KEY = "jwt-signing-key"  # read the JWT signing secret
+    OUTBOX_NUDGE = "outbox-nudge"  # invoke the outbox publisher asynchronously
+    CONTENT_BUCKET = "content-bucket"  # read/write objects under courses/* of the content bucket
+    CERTIFICATE_BUCKET = "certificate-bucket"  # read/write objects under certificates/* of the certificates bucket
+    KAFKA_PRODUCE = "kafka-produce"  # connect to the event cluster and write to the event topics (MSK IAM)
+    NOTIFICATION_QUEUE = "notification-queue"  # send messages to the notification send queue
+    EMAIL = "email"  # send email through SES from the stage's sender identity
+    SMS = "sms"  # publish SMS through SNS and check phone-number opt-outs
+    ISSUE_ONE_TIME_TOKEN = "issue-one-time-token"  # noqa: S105 - invoke lms-auth-issue-one-time-token
+    KAFKA_TOPICS = "kafka-topics"  # connect to the event cluster and create/describe the event topics (deploy)
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    method: str
+    path: str  # API Gateway style: /api/v1/admin/users/{user_id}
+    authorized: bool = True  # behind the Lambda authorizer
+    # Also open to callers without a token ("anyone" in the API contract): served through the
+    # uncached optional authorizer, which passes an anonymous principal when no token is sent.
+    anonymous: bool = False
+
+    @property
+    def resolver_path(self) -> str:
+        """The same path in Powertools' resolver syntax (``<param>``)."""
+        return self.path.replace("{", "<").replace("}", ">")
+
+
+@dataclass(frozen=True)
+class KafkaTrigger:
+    """A Kafka consumer: the event types it handles, the one declaration of who consumes what.
+
+    Its topic subscriptions (and so the stacks' event source mappings) and the consumers column of the
+    exported event docs derive from ``event_types``; a test holds the handler's effects to the same set.
+    """
+
+    event_types: tuple[str, ...]
+    batch_size: int = 100
+    starting_position: str = "TRIM_HORIZON"
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The topics carrying ``event_types`` (imports the contracts: for the stacks and tools, not handlers)."""
+        from smartcourse_events.registry import topic_for
+
+        return tuple(sorted({topic_for(event_type) for event_type in self.event_types}))
+
+
+@dataclass(frozen=True)
+class SqsTrigger:
+    queue: str  # logical queue name, declared by the service's stack
+    batch_size: int = 10
+    report_batch_item_failures: bool = True
+
+
+@dataclass(frozen=True)
+class ScheduleTrigger:
+    expression: str  # e.g. "rate(1 minute)", "cron(0 6 * * ? *)"
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str  # unique, kebab-case: "lms-auth-register"
+    service: Service
+    handler: str  # module path under functions/ + ".handler": "lms.auth.register.handler"
+    description: str
+    routes: tuple[HttpRoute, ...] = ()
+    kafka: KafkaTrigger | None = None
+    sqs: SqsTrigger | None = None
+    schedule: ScheduleTrigger | None = None
+    grants: frozenset[Grant] = field(default_factory=frozenset)
+    timeout_seconds: int = 10
+    memory_mb: int = 512
+    # The REST API serving ``routes`` when it is not the owner's own (notification routes are on the LMS API).
+    api: Service | None = None
+    # A cap of the function's own, whatever the stage (None: the stage decides).
+    reserved_concurrency: int | None = None
+
+    @property
+    def api_service(self) -> Service:
+        return self.api or self.service
+
+    @property
+    def route(self) -> HttpRoute:
+        """The function's single route (one Lambda per endpoint)."""
+        if len(self.routes) != 1:
+            raise ValueError(f"{self.name} has {len(self.routes)} routes, not one")
+        return self.routes[0]
+
+    @property
+    def module(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
+
+
+_DB = frozenset({Grant.DATABASE})
+
+
+@dataclass(frozen=True)
+class ServiceCatalogue:
+    """Every function of one service, and the facts the stacks need about them as a group."""
+
+    service: Service
+    functions: tuple[Function, ...]
+    # The service's outbox publisher (``Grant.OUTBOX_NUDGE`` invokes it); None when it writes no events.
+    outbox_publisher: Function | None = None
+
+    def __post_init__(self) -> None:
+        names = [f.name for f in self.functions]
+        if len(names) != len(set(names)):
+            raise ValueError(f"{self.service}: a function name is declared twice")
+        strangers = [f.name for f in self.functions if f.service is not self.service]
+        if strangers:
+            raise ValueError(f"{self.service} catalogue holds functions of another service: {strangers}")
+
+    def function(self, name: str) -> Function:
+        for candidate in self.functions:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(name)
+
+    @property
+    def consumers(self) -> tuple[Function, ...]:
+        return tuple(f for f in self.functions if f.kafka is not None)
+
+
+def health_function(service: Service) -> Function:
+    return Function(
+        name=f"{service}-health",
+        service=service,
+        handler="platform_fns.health.handler",
+        description=f"Liveness of the {service} API",
+        routes=(HttpRoute("GET", "/health", authorized=False),),
+        timeout_seconds=3,
+        memory_mb=128,
+    )
+
+
+def docs_function(service: Service) -> Function:
+    return Function(
+        name=f"{service}-docs",
+        service=service,
+        handler="platform_fns.docs.handler",
+        description=f"OpenAPI document and Swagger UI of the {service} API",
+        routes=(
+            HttpRoute("GET", "/openapi.json", authorized=False),
+            HttpRoute("GET", "/docs", authorized=False),
+            HttpRoute("GET", "/docs.js", authorized=False),
+            HttpRoute("GET", "/docs.css", authorized=False),
+        ),
+        memory_mb=256,
+    )
+
+
+# Platform functions: deploy-time work for every service (the shared stack holds them).
+MIGRATE = Function(
+    name="platform-migrate",
+    service=Service.PLATFORM,
+    handler="platform_fns.migrate.handler",
+    description="Creates each service's database and login role, grants, and runs every service's migrations",
+    grants=frozenset({Grant.DATABASE_ADMIN}),
+    timeout_seconds=300,
+)
+
+KAFKA_TOPICS = Function(
+    name="platform-kafka-topics",
+    service=Service.PLATFORM,
+    handler="platform_fns.kafka_topics.handler",
+    description="Custom resource: creates the event topics on the Kafka cluster on deploy (idempotent)",
+    grants=frozenset({Grant.KAFKA_TOPICS}),
+    timeout_seconds=120,
+)
+
+PLATFORM_FUNCTIONS: tuple[Function, ...] = (MIGRATE, KAFKA_TOPICS)

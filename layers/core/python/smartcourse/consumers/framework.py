@@ -1,0 +1,251 @@
+"""Idempotent Kafka consumers for Lambda (MSK / self-managed Kafka event source mappings).
+
+Per record, in partition order:
+
+* decode (JSON) and validate with ``parse_event``; a record that cannot be
+  decoded or validated is *poison* and goes straight to the dead-letter queue;
+* an unknown event type, or a type this consumer has no effect for, is ignored;
+* otherwise one transaction: claim ``(consumer, event_id)`` in
+  ``processed_events`` (``ON CONFLICT DO NOTHING``); when the claim returns no
+  row the event was applied before and is skipped, else the effect runs on the
+  same connection and both commit together;
+* a failing effect is retried in-process with a short backoff, then the
+  original record is dead-lettered and the batch goes on.
+
+Whatever cannot be dead-lettered (no DLQ, SQS down, the database itself
+unreachable) fails the whole batch: the event source mapping delivers it
+again, and the ``processed_events`` claims make the replay harmless.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.kafka import ConsumerRecords, SchemaConfig, kafka_consumer
+from aws_lambda_powertools.utilities.kafka.consumer_records import ConsumerRecordRecords
+from smartcourse_events.base import EventPayload
+from smartcourse_events.envelope import EventEnvelope
+from smartcourse_events.registry import UnknownEventType, parse_event, payload_model
+from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.sql.expression import TableClause
+
+from smartcourse.consumers.dlq import dead_letter_message, send_dead_letter
+from smartcourse.db.messaging import PROCESSED_EVENTS
+from smartcourse.settings import get_settings
+
+Effect = Callable[[EventEnvelope, Connection], None]
+
+JSON_VALUES = SchemaConfig(value_schema_type="JSON")
+METRICS_NAMESPACE = "SmartCourse"
+
+# Errors meaning "the database is not there", not "this record is bad": dead-lettering every record of the
+# batch during an outage would be wrong, so these fail the batch (redelivered later) instead.
+_INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
+
+logger = Logger(service="smartcourse-consumers")
+
+
+class RetryLater(Exception):
+    """Raised by an effect whose input is not there *yet* (e.g. a projection fed by another topic).
+
+    Topics are consumed by separate event source mappings, so an event can arrive before one from another
+    topic it depends on. Within the record's retry window the whole batch fails and the mapping redelivers
+    it later (with its backoff; applied records are skipped as duplicates); past the window the record is
+    dead-lettered like any other record that keeps failing.
+    """
+
+
+@dataclass
+class BatchSummary:
+    records: int = 0
+    applied: int = 0
+    skipped_duplicates: int = 0
+    ignored: int = 0
+    dead_lettered: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "records": self.records,
+            "applied": self.applied,
+            "skipped_duplicates": self.skipped_duplicates,
+            "ignored": self.ignored,
+            "dead_lettered": self.dead_lettered,
+        }
+
+
+def typed_payload(envelope: EventEnvelope) -> EventPayload:
+    """The envelope's payload as its registered model (for effects; the consumer already validated it)."""
+    return payload_model(envelope.event_type, envelope.event_version).model_validate(envelope.payload)
+
+
+def _where(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {"topic": raw.get("topic"), "partition": raw.get("partition"), "offset": raw.get("offset")}
+
+
+@dataclass(frozen=True)
+class EventConsumer:
+    """One Kafka consumer: its name (the ``processed_events.consumer`` value) and an effect per event type."""
+
+    name: str
+    effects: Mapping[str, Effect]
+    engine: Callable[[], Engine]
+    # None: from the settings (CONSUMER_DLQ_URL, CONSUMER_MAX_ATTEMPTS), read at call time.
+    dlq_url: str | None = None
+    max_attempts: int | None = None
+    backoff_seconds: float = 0.05
+    # In-process retries stop when the invocation has less time left than this: a batch of records that all
+    # fail must still end (each dead-lettered after one attempt) before the function times out, or every
+    # redelivery would start over and dead-letter the same records again.
+    retry_reserve_ms: int = 10_000
+    # How long after it was produced a record may keep failing the batch with RetryLater.
+    retry_window_seconds: float = 300.0
+    processed_table: TableClause = field(default=PROCESSED_EVENTS)
+
+    # -- Lambda entry points ---------------------------------------------------------------------------
+
+    def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, int]:
+        """Handle one MSK / self-managed Kafka Lambda event (the raw event dict)."""
+        return self.process(ConsumerRecords(event, JSON_VALUES), context)
+
+    @cached_property
+    def lambda_handler(self) -> Callable[[dict[str, Any], Any], dict[str, int]]:
+        """The Lambda entry point: ``handler = EventConsumer(...).lambda_handler``."""
+        return make_handler(self)
+
+    # -- the batch --------------------------------------------------------------------------------------
+
+    def process(self, records: ConsumerRecords, context: Any = None) -> dict[str, int]:
+        summary = BatchSummary()
+        try:
+            for record in records.records:
+                summary.records += 1
+                outcome = self._process_record(record, context)
+                setattr(summary, outcome, getattr(summary, outcome) + 1)
+        finally:
+            self._publish_metrics(summary)
+        logger.info("consumer batch done", extra={"consumer": self.name, **summary.as_dict()})
+        return summary.as_dict()
+
+    def _process_record(self, record: ConsumerRecordRecords, context: Any) -> str:
+        raw: Mapping[str, Any] = record.raw_event
+        try:
+            value = record.value
+            # The envelope alone first: a type this consumer does not handle is ignored even when its payload is
+            # invalid (a shared topic's other consumers own that problem, and dead-letter it themselves).
+            header = EventEnvelope.model_validate(value)
+            if header.event_type not in self.effects:
+                logger.debug("event type without an effect ignored", extra={
+                    "consumer": self.name, "event_id": str(header.event_id), "event_type": header.event_type})
+                return "ignored"
+            envelope, _payload = parse_event(value)
+        except UnknownEventType as exc:
+            logger.debug("unknown event type ignored", extra={
+                "consumer": self.name, "event_type": str(exc),
+                "event_id": str(exc.envelope.event_id) if exc.envelope else None, **_where(raw)})
+            return "ignored"
+        except Exception as exc:  # undecodable or invalid: retrying cannot help
+            logger.warning("poison record", extra={
+                "consumer": self.name, "error_type": type(exc).__name__, **_where(raw)})
+            self._dead_letter(raw, exc, attempts=1)
+            return "dead_lettered"
+        return self._apply_with_retries(raw, envelope, self.effects[envelope.event_type], context)
+
+    def _apply_with_retries(self, raw: Mapping[str, Any], envelope: EventEnvelope, effect: Effect,
+                            context: Any) -> str:
+        max_attempts = self._max_attempts()
+        ids = {"consumer": self.name, "event_id": str(envelope.event_id), "event_type": envelope.event_type}
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                applied = self._apply_once(envelope, effect)
+            except Exception as exc:  # the transaction rolled back; try again or give up on the record
+                # The error type only: messages can quote data (a constraint's key, a validation input); the
+                # full message travels in the (encrypted) DLQ message.
+                logger.warning("effect failed", extra={**ids, "attempt": attempt, "error_type": type(exc).__name__})
+                if attempt < max_attempts and not self._out_of_time(context):
+                    time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                    continue
+                if isinstance(exc, _INFRASTRUCTURE_ERRORS):
+                    logger.error("database unavailable: failing the batch", extra=ids)
+                    raise
+                if isinstance(exc, RetryLater) and self._within_retry_window(raw):
+                    logger.warning("not ready yet: failing the batch for redelivery", extra=ids)
+                    raise
+                self._dead_letter(raw, exc, attempts=attempt, event=ids)
+                return "dead_lettered"
+            if not applied:
+                logger.debug("duplicate delivery skipped", extra=ids)
+                return "skipped_duplicates"
+            logger.debug("event applied", extra=ids)
+            return "applied"
+
+    def _within_retry_window(self, raw: Mapping[str, Any]) -> bool:
+        produced_ms = raw.get("timestamp")
+        if not isinstance(produced_ms, int | float):
+            return False
+        return time.time() - produced_ms / 1000 < self.retry_window_seconds
+
+    def _apply_once(self, envelope: EventEnvelope, effect: Effect) -> bool:
+        """One transaction: claim the event, run the effect; False when the event was already applied."""
+        claim = (
+            insert(self.processed_table)
+            .values(consumer=self.name, event_id=envelope.event_id, event_type=envelope.event_type)
+            .on_conflict_do_nothing()
+            .returning(self.processed_table.c.event_id)
+        )
+        with self.engine().begin() as conn:
+            if conn.execute(claim).first() is None:
+                return False
+            effect(envelope, conn)
+        return True
+
+    def _dead_letter(self, raw: Mapping[str, Any], error: BaseException, *, attempts: int,
+                     event: Mapping[str, Any] | None = None) -> None:
+        # Raises DeadLetterError when it cannot send: the batch fails and the record is delivered again.
+        send_dead_letter(self._dlq_url(), dead_letter_message(self.name, raw, error, attempts))
+        logger.error("record dead-lettered", extra={
+            "consumer": self.name, **(event or {}), **_where(raw), "attempts": attempts,
+            "error_type": type(error).__name__})
+
+    # -- configuration and metrics ----------------------------------------------------------------------
+
+    def _out_of_time(self, context: Any) -> bool:
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        return callable(remaining) and int(remaining()) < self.retry_reserve_ms
+
+    def _max_attempts(self) -> int:
+        return max(1, self.max_attempts if self.max_attempts is not None else get_settings().consumer_max_attempts)
+
+    def _dlq_url(self) -> str | None:
+        return self.dlq_url or get_settings().consumer_dlq_url
+
+    def _publish_metrics(self, summary: BatchSummary) -> None:
+        if not summary.dead_lettered:
+            return
+        try:
+            metrics = Metrics(namespace=METRICS_NAMESPACE, service=self.name)
+            metrics.add_dimension(name="consumer", value=self.name)
+            metrics.add_metric(name="ConsumerRecordsDeadLettered", unit=MetricUnit.Count,
+                               value=summary.dead_lettered)
+            metrics.flush_metrics()
+        except Exception:  # metrics are best effort; the DLQ already has the records
+            logger.exception("could not publish consumer metrics", extra={"consumer": self.name})
+
+
+def make_handler(consumer: EventConsumer) -> Callable[[dict[str, Any], Any], dict[str, int]]:
+    """The Lambda entry point for ``consumer``, through Powertools' Kafka consumer utility (JSON values)."""
+
+    @kafka_consumer(schema_config=JSON_VALUES)
+    def handler(records: ConsumerRecords, context: Any) -> dict[str, int]:
+        return consumer.process(records, context)
+
+    return handler

@@ -1,0 +1,4 @@
+"""The LMS service: auth, RBAC, courses, modules, content, enrollments, progress, certificates.
+
+Imported only by the LMS's own functions.
+"""

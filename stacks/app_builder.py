@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import App, Tags
+from smartcourse.catalogue import Service
 
 from stacks import nag
 from stacks.lms_stack import LmsStack
 from stacks.notification_stack import NotificationStack
+from stacks.service_stack import ServiceStack
 from stacks.shared_stack import SharedStack
 from stacks.stage_config import StageConfig, stage_config
 
@@ -34,6 +36,12 @@ class SmartCourseApp:
     shared: SharedStack
     lms: LmsStack
     notification: NotificationStack
+    ai: ServiceStack
+    analytics: ServiceStack
+
+    @property
+    def service_stacks(self) -> tuple[ServiceStack, ...]:
+        return (self.lms, self.notification, self.ai, self.analytics)
 
 
 def _truthy(value: object) -> bool:
@@ -41,30 +49,42 @@ def _truthy(value: object) -> bool:
 
 
 def build(app: App, stage: str | None = None, *, nag_checks: bool = True) -> SmartCourseApp:
-    """Add ``smartcourse-{stage}-shared``, ``-lms`` and ``-notification`` to ``app``.
+    """Add ``smartcourse-{stage}-shared`` and one stack per service to ``app``.
 
     ``stage`` defaults to the ``stage`` context (``-c stage=...``), then ``dev``.
     The ``smartcourse:local`` context (set by the local cloud) skips downloading
     the arm64 dependency wheels: the local runner uses the project virtualenv.
+
+    Deploy order: shared (network, database and roles, topics) → notification → LMS (its API routes to the
+    notification functions, by name) → AI and analytics (behind the LMS's authorizer, by name).
     """
     config = stage_config(stage if stage is not None else app.node.try_get_context("stage"))
     local = _truthy(app.node.try_get_context(LOCAL_CONTEXT_KEY))
     description = "SmartCourse ({stage}): {what}"
-    shared = SharedStack(app, config.resource_name("shared"), config=config,
-                         description=description.format(stage=config.name,
-                                                        what="network, database, secrets, event cluster"))
+
+    def describe(what: str) -> str:
+        return description.format(stage=config.name, what=what)
+
+    shared = SharedStack(app, config.resource_name("shared"), config=config, local=local,
+                         description=describe("network, database and roles, secrets, event cluster and topics"))
+    notification = NotificationStack(app, config.resource_name("notification"), config=config,
+                                     shared=shared.resources, local=local,
+                                     description=describe("notification events, send queue, email/SMS, routes"))
     lms = LmsStack(app, config.resource_name("lms"), config=config, shared=shared.resources, local=local,
-                   description=description.format(stage=config.name, what="LMS API and functions"))
-    lms.add_stack_dependency(shared)
-    notification = NotificationStack(
-        app, config.resource_name("notification"), config=config, shared=shared.resources, local=local,
-        description=description.format(stage=config.name, what="notification events, send queue, email/SMS"))
-    # After the LMS stack: the event topics and the token issuer it invokes by name exist by then.
-    notification.add_stack_dependency(lms)
-    for stack in (shared, lms, notification):
+                   description=describe("LMS API and functions, content and certificate buckets"))
+    ai = ServiceStack(app, config.resource_name("ai"), config=config, shared=shared.resources, service=Service.AI,
+                      local=local, description=describe("AI API and functions"))
+    analytics = ServiceStack(app, config.resource_name("analytics"), config=config, shared=shared.resources,
+                             service=Service.ANALYTICS, local=local,
+                             description=describe("Analytics API and functions"))
+    lms.add_stack_dependency(notification)
+    for stack in (ai, analytics):
+        stack.add_stack_dependency(lms)
+    for stack in (shared, lms, notification, ai, analytics):
         for key, value in (("project", "smartcourse"), ("stage", config.name)):
             # RDS Proxy target groups take no tags (CloudFormation rejects them).
             Tags.of(stack).add(key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"])
     if nag_checks:
         nag.apply_checks(app)
-    return SmartCourseApp(config=config, shared=shared, lms=lms, notification=notification)
+    return SmartCourseApp(config=config, shared=shared, lms=lms, notification=notification, ai=ai,
+                          analytics=analytics)

@@ -1,4 +1,9 @@
-"""Shared infrastructure of a stage: network, database, secrets, the event cluster (MSK Serverless).
+"""Shared infrastructure of a stage: network, database cluster and proxy, secrets, the event cluster.
+
+It also holds the platform functions that prepare both for the services, on deploy: ``platform-migrate``
+(each service's database and login role, grants, migrations — the only user of the master secret) and
+``platform-kafka-topics`` (the event topics). Service stacks deploy after it, so they never serve against
+an old schema or missing topics.
 
 Service stacks receive :class:`SharedResources` through their constructor
 (object references, resolved by CDK into cross-stack references), never
@@ -7,10 +12,9 @@ through hand-written CloudFormation exports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack, triggers
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -18,36 +22,29 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
+from smartcourse.catalogue import KAFKA_TOPICS, MIGRATE, Service
+from smartcourse.db.names import database_name, role_name
 
-from stacks import nag
-from stacks.constructs.event_cluster import EventBackbone, EventCluster
+from stacks import assets, nag
+from stacks.constructs.event_cluster import EventCluster, KafkaTopics
+from stacks.constructs.service_function import ServiceFunction, construct_id
+from stacks.constructs.service_layers import service_layers
+from stacks.services import CATALOGUES
+from stacks.shared_resources import SharedResources
 from stacks.stage_config import StageConfig
 
 DB_USERNAME = "smartcourse_admin"
-DB_DEFAULT_DATABASE = "smartcourse_lms"
+# The database the cluster was created with (changing it would replace the cluster); the migrate function
+# creates the other services' databases.
+DB_DEFAULT_DATABASE = database_name(Service.LMS)
 PROXY_PORT = 5432  # RDS Proxy for PostgreSQL always listens on 5432
 AURORA_POSTGRES_VERSION = rds.AuroraPostgresEngineVersion.VER_16_6
 
 
-@dataclass(frozen=True)
-class SharedResources:
-    """What a service stack needs from the shared stack."""
-
-    vpc: ec2.IVpc
-    function_subnets: ec2.SubnetSelection
-    function_security_group: ec2.ISecurityGroup
-    db_proxy: rds.DatabaseProxy
-    db_secret: secretsmanager.ISecret
-    db_username: str
-    db_port: int
-    jwt_secret: secretsmanager.ISecret
-    api_gateway_account: apigw.CfnAccount
-    events: EventBackbone
-
-
 class SharedStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Any) -> None:
-        super().__init__(scope, construct_id, **kwargs)
+    def __init__(self, scope: Construct, stack_id: str, *, config: StageConfig, local: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(scope, stack_id, **kwargs)
         self.config = config
 
         vpc = self._network()
@@ -61,16 +58,35 @@ class SharedStack(Stack):
                                   description="SmartCourse Aurora PostgreSQL cluster")
 
         cluster = self._database(vpc, db_sg)
+        assert cluster.secret is not None  # generated credentials always create one
+        # One login role per service, each with its own secret (RDS's JSON shape, attached to the cluster so
+        # it carries host/port/engine: what the rotation functions expect). The migrate function creates the
+        # roles with these passwords; a service's functions can read only their own.
+        service_secrets: dict[Service, secretsmanager.ISecret] = {}
+        for service in CATALOGUES:
+            secret = rds.DatabaseSecret(
+                self, f"{construct_id(str(service))}DatabaseCredentials",
+                username=role_name(service),
+                secret_name=config.resource_name(f"{service}-db-credentials"),
+                master_secret=cluster.secret,
+                exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\",
+            )
+            secret.apply_removal_policy(config.removal_policy)
+            nag.suppress(secret, "AwsSolutions-SMG4",
+                         "Rotation-ready (RDS secret attached to the cluster, with the master secret's ARN for the "
+                         "alternating-users rotation); rotation is enabled per stage once functions read the new "
+                         "credentials within their cache TTL (docs/deploy.md).")
+            service_secrets[service] = secret.attach(cluster)
         proxy = cluster.add_proxy(
             "Proxy",
             db_proxy_name=config.resource_name("db-proxy"),
-            secrets=[cluster.secret] if cluster.secret else [],
+            secrets=[cluster.secret, *service_secrets.values()],
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             security_groups=[proxy_sg],
             require_tls=True,
-            # Functions authenticate with the generated credentials secret (DB_SECRET_ARN); they are also
-            # granted rds-db:connect, so switching the proxy to IAM auth needs no IAM change.
+            # Functions authenticate with their service's credentials secret (DB_SECRET_ARN); they are also
+            # granted rds-db:connect as their role, so switching the proxy to IAM auth needs no IAM change.
             iam_auth=False,
             borrow_timeout=Duration.seconds(30),
             max_connections_percent=90,
@@ -91,14 +107,12 @@ class SharedStack(Stack):
                      "The signing key is rotated by an operator procedure (docs/deploy.md): automatic rotation "
                      "would need verifiers that accept the previous key, which the authorizer does not do yet.")
 
-        assert cluster.secret is not None  # generated credentials always create one
         db_secret = cluster.node.find_child("Secret")
         assert isinstance(db_secret, secretsmanager.Secret)
         db_secret.apply_removal_policy(config.removal_policy)  # a retained cluster keeps its credentials
         nag.suppress(db_secret, "AwsSolutions-SMG4",
-                     "Functions cache the DB credentials (5 min) and log in to RDS Proxy with them; single-user "
-                     "rotation would reject new connections until caches expire. Planned: IAM auth at the "
-                     "proxy, then rotation.")
+                     "The master credentials are used only by the deploy-time migrate function; rotating them is "
+                     "an operator procedure (docs/deploy.md).")
 
         function_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
         self.events = EventCluster(self, "Events", config=config, vpc=vpc, subnets=function_subnets,
@@ -112,14 +126,44 @@ class SharedStack(Stack):
             function_subnets=function_subnets,
             function_security_group=function_sg,
             db_proxy=proxy,
-            db_secret=cluster.secret,
-            db_username=DB_USERNAME,
+            db_master_secret=cluster.secret,
+            db_master_username=DB_USERNAME,
+            db_secrets=service_secrets,
             db_port=PROXY_PORT,
             jwt_secret=jwt_secret,
             api_gateway_account=self._api_gateway_account(),
             events=self.events.backbone,
         )
         self.cluster = cluster
+        self._platform_functions(config, local)
+
+    def _platform_functions(self, config: StageConfig, local: bool) -> None:
+        """``platform-migrate`` (run on every deploy that changes it) and the topics custom resource."""
+        code = assets.function_code(assets.PLATFORM)
+        layers = list(service_layers(self, config=config, layer=assets.PLATFORM, local=local))
+
+        def build(spec: Any, reserved: int | None) -> ServiceFunction:
+            return ServiceFunction(self, construct_id(spec.name), spec=spec, config=config, shared=self.resources,
+                                   code=code, layers=layers, reserved_concurrency=reserved, local=local)
+
+        self.migrate = build(MIGRATE, 1 if config.reserved_concurrency is not None else None)
+        self.kafka_topics_function = build(KAFKA_TOPICS, None)
+        # Migrations run on deploy, after the database and the proxy exist, and again whenever the migrate
+        # function changes (its code asset holds migrations/, so a new migration is a change). Service stacks
+        # deploy after this stack: new code never serves traffic against an old schema.
+        self.migration_trigger = triggers.Trigger(
+            self, "MigrateOnDeploy",
+            handler=self.migrate.function,
+            invocation_type=triggers.InvocationType.REQUEST_RESPONSE,
+            timeout=Duration.seconds(MIGRATE.timeout_seconds + 30),
+            execute_after=[self.resources.db_proxy],
+            execute_on_handler_change=True,
+        )
+        # The event topics (MSK Serverless has no CloudFormation resource for them).
+        self.topics = KafkaTopics(self, "KafkaTopics", config=config, handler=self.kafka_topics_function.function)
+        for child in self.node.find_all():
+            if child.node.id.startswith("AWSCDK.TriggerCustomResourceProvider"):
+                nag.suppress_cdk_provider(child)
 
     def _network(self) -> ec2.Vpc:
         config = self.config

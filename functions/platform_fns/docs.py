@@ -14,11 +14,25 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from smartcourse.observability import observed
+
 _SWAGGER_ASSETS = {
     "/docs.js": ("swagger-ui-bundle.min.js", "application/javascript"),
     "/docs.css": ("swagger-ui.min.css", "text/css"),
 }
 CODE_ROOT = Path(__file__).resolve().parents[1]
+# This handler has no resolver; its operations, for the API's document (the Swagger UI's assets are not API).
+OPENAPI_PATHS: dict[str, Any] = {
+    "/openapi.json": {"get": {
+        "summary": "This API's OpenAPI document", "operationId": "openapi",
+        "responses": {"200": {"description": "The document, its server URL the one the request came in on",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}},
+    }},
+    "/docs": {"get": {
+        "summary": "Swagger UI for this API (served offline)", "operationId": "docs",
+        "responses": {"200": {"description": "An HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}},
+    }},
+}
 
 
 def document_path(service: str) -> Path:
@@ -79,6 +93,7 @@ def _page(spec: str) -> str:
     return generate_swagger_html(spec, "docs.js", "docs.css", swagger_base_url="docs", oauth2_config=None)
 
 
+@observed
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     resource = event.get("resource") or event.get("path") or ""
     if resource in _SWAGGER_ASSETS:

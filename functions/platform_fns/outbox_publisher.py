@@ -10,11 +10,16 @@ not an error of the function: the rows wait out their backoff in the outbox.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
-from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from smartcourse.observability import metrics, observed
+from smartcourse.outbox.metrics import (
+    OUTBOX_BROKER_UNAVAILABLE,
+    OUTBOX_ROWS_FAILED,
+    OUTBOX_ROWS_PUBLISHED,
+    OUTBOX_ROWS_RETRIED,
+)
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +27,8 @@ log = logging.getLogger(__name__)
 # the ack timeout, and the invocation must end before Lambda kills it mid-transaction.
 STOP_WHEN_REMAINING_MS = 25_000
 
-# The stacks alarm on OutboxRowsFailed in this namespace with the service dimension.
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "SmartCourse",
-                  service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "lms")
+# The stacks alarm on OutboxRowsFailed / OutboxBrokerUnavailable in METRICS_NAMESPACE by the service dimension;
+# `observed` flushes the metrics at the end of each invocation.
 _publisher: Any = None
 
 
@@ -49,7 +53,7 @@ def _remaining_ms(context: Any) -> int | None:
     return int(remaining()) if callable(remaining) else None
 
 
-@metrics.log_metrics
+@observed
 def handler(event: Any, context: Any) -> dict[str, Any]:
     reason = event.get("reason", "schedule") if isinstance(event, dict) else "schedule"
 
@@ -58,11 +62,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         return remaining is None or remaining > STOP_WHEN_REMAINING_MS
 
     summary = get_publisher().drain(keep_going)
-    metrics.add_metric(name="OutboxRowsPublished", unit=MetricUnit.Count, value=summary.published)
-    metrics.add_metric(name="OutboxRowsFailed", unit=MetricUnit.Count, value=summary.failed)
-    metrics.add_metric(name="OutboxRowsRetried", unit=MetricUnit.Count, value=summary.retried)
+    metrics.add_metric(name=OUTBOX_ROWS_PUBLISHED, unit=MetricUnit.Count, value=summary.published)
+    metrics.add_metric(name=OUTBOX_ROWS_FAILED, unit=MetricUnit.Count, value=summary.failed)
+    metrics.add_metric(name=OUTBOX_ROWS_RETRIED, unit=MetricUnit.Count, value=summary.retried)
     # An outage parks no row (it uses up no attempts), so this is what tells that events are waiting on the broker.
-    metrics.add_metric(name="OutboxBrokerUnavailable", unit=MetricUnit.Count, value=1 if summary.broker_down else 0)
+    metrics.add_metric(name=OUTBOX_BROKER_UNAVAILABLE, unit=MetricUnit.Count, value=1 if summary.broker_down else 0)
     result = {"reason": reason, **summary.as_dict()}
     if summary.broker_down:
         log.warning("outbox: broker unavailable, rows left pending with backoff: %s", result)

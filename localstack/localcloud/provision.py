@@ -260,7 +260,13 @@ class LocalResources:
             elif secret.qid in values:
                 value = values[secret.qid]
             else:
-                value = generate_secret_string(secret.generate or {})
+                spec = dict(secret.generate or {})
+                template = spec.get("SecretStringTemplate")
+                if template is not None and not isinstance(template, str):
+                    # e.g. a service role's secret naming the master secret's ARN (an RDS DatabaseSecret).
+                    resolved = self.resolve(stack, template)
+                    spec["SecretStringTemplate"] = resolved if isinstance(resolved, str) else json.dumps(resolved)
+                value = generate_secret_string(spec)
                 values[secret.qid], changed = value, True
             try:
                 arn = sm.create_secret(Name=name, SecretString=value)["ARN"]

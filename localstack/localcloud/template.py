@@ -204,10 +204,53 @@ def find_stacks(cdk_out: Path) -> list[Stack]:
         props = artifact.get("properties", {})
         if artifact.get("type") == "aws:cloudformation:stack":
             template = json.loads((cdk_out / props["templateFile"]).read_text())
-            stacks.append(Stack(artifact.get("displayName", artifact_id).replace("/", "-"), template, cdk_out))
+            stack = Stack(artifact.get("displayName", artifact_id).replace("/", "-"), template, cdk_out)
+            _merge_nested_stacks(stack)
+            stacks.append(stack)
         elif artifact.get("type") == "cdk:cloud-assembly":
             stacks.extend(find_stacks(cdk_out / props["directoryName"]))
     return stacks
+
+
+def _nested_template(stack: Stack, logical_id: str, props: dict[str, Any]) -> Path | None:
+    metadata = stack.resources[logical_id].get("Metadata") or {}
+    if ASSET_PATH_KEY in metadata:
+        return stack.directory / metadata[ASSET_PATH_KEY]
+    url = json.dumps(props.get("TemplateURL"))  # a Join ending in "/<hash>.json"
+    for key, source in _asset_paths(stack).items():
+        if key.endswith(".json") and f"/{key}" in url:
+            return source
+    return None
+
+
+def _substitute(expr: Any, parameters: dict[str, Any]) -> Any:
+    """``expr`` with every ``{"Ref": <parameter>}`` replaced by the value the parent passes for it."""
+    if isinstance(expr, dict):
+        if set(expr) == {"Ref"} and expr["Ref"] in parameters:
+            return parameters[expr["Ref"]]
+        return {k: _substitute(v, parameters) for k, v in expr.items()}
+    if isinstance(expr, list):
+        return [_substitute(v, parameters) for v in expr]
+    return expr
+
+
+def _merge_nested_stacks(stack: Stack) -> None:
+    """Fold nested stacks (``AWS::CloudFormation::Stack``) into their parent, as one stack to serve.
+
+    A nested stack's parameters are the parent's expressions (e.g. a function's ``Fn::GetAtt``), so its
+    resources, with those substituted, resolve in the parent exactly as CloudFormation resolves them.
+    """
+    for logical_id, props in list(stack.of_type("AWS::CloudFormation::Stack")):
+        path = _nested_template(stack, logical_id, props)
+        if path is None or not path.is_file():
+            continue
+        nested = Stack(stack.name, json.loads(path.read_text()), stack.directory)
+        _merge_nested_stacks(nested)
+        resources = _substitute(nested.resources, props.get("Parameters") or {})
+        clashes = set(resources) & set(stack.resources)
+        if clashes:  # pragma: no cover - CDK logical ids carry path hashes
+            raise ValueError(f"{stack.name}: nested stack {logical_id} reuses logical ids {sorted(clashes)}")
+        stack.resources.update(resources)
 
 
 def _asset_paths(stack: Stack) -> dict[str, Path]:
@@ -378,6 +421,30 @@ def _function_ref(model: CloudTemplate, stack: Stack, expr: Any) -> str | None:
             return qid(stack.name, lid)
         if type_ in ("AWS::Lambda::Alias", "AWS::Lambda::Version"):
             return _function_ref(model, stack, stack.resources[lid]["Properties"].get("FunctionName"))
+    return _function_by_name(model, _literal_text(expr))
+
+
+def _literal_text(expr: Any) -> str:
+    """The literal strings of an expression, joined (``Fn::Join`` of an ARN built from a function's name)."""
+    if isinstance(expr, str):
+        return expr
+    if isinstance(expr, dict):
+        return "".join(_literal_text(v) for k, v in expr.items() if k not in ("Ref", "Fn::GetAtt"))
+    if isinstance(expr, list):
+        return "".join(_literal_text(v) for v in expr)
+    return ""
+
+
+def _function_by_name(model: CloudTemplate, text: str) -> str | None:
+    """The function (of any stack) an ARN text names: another stack's function referenced by its name."""
+    _, found, rest = text.partition(":function:")
+    if not found:
+        return None
+    name = rest.split(":", 1)[0].split("/", 1)[0]
+    for other in model.stacks.values():
+        for fn_lid, props in other.of_type("AWS::Lambda::Function"):
+            if props.get("FunctionName") == name:
+                return qid(other.name, fn_lid)
     return None
 
 

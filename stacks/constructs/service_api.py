@@ -77,6 +77,8 @@ class ServiceApi(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         api_name = config.resource_name(str(service))
+        self.api_name = api_name
+        self.authorizer_cache_ttl_seconds = config.authorizer_cache_ttl_seconds
         self.access_logs = logs.LogGroup(
             self, "AccessLogs", log_group_name=f"/aws/apigateway/{api_name}/access",
             retention=config.log_retention, removal_policy=config.removal_policy,
@@ -103,22 +105,9 @@ class ServiceApi(Construct):
         self.validator = self.api.add_request_validator(
             "RequestValidator", validate_request_parameters=True, validate_request_body=True,
         )
-        self.authorizer = apigw.RequestAuthorizer(
-            self, "Authorizer",
-            authorizer_name=f"{api_name}-jwt",
-            handler=authorizer_handler,
-            identity_sources=[apigw.IdentitySource.header(AUTHORIZATION_HEADER)],
-            results_cache_ttl=Duration.seconds(config.authorizer_cache_ttl_seconds),
-        )
-        # For routes open to anyone: no identity source, so API Gateway invokes it even without a token
-        # (and therefore cannot cache its result); it passes an anonymous principal in that case.
-        self.optional_authorizer = apigw.RequestAuthorizer(
-            self, "OptionalAuthorizer",
-            authorizer_name=f"{api_name}-jwt-optional",
-            handler=authorizer_handler,
-            identity_sources=[],
-            results_cache_ttl=Duration.seconds(0),
-        )
+        # Built on first use: API Gateway refuses an authorizer no method uses (an API of public routes only).
+        self._authorizer_handler = authorizer_handler
+        self._authorizers: dict[bool, apigw.RequestAuthorizer] = {}
         for response_type, status, detail in GATEWAY_RESPONSES:
             self.api.add_gateway_response(
                 f"Response{response_type.response_type.replace('_', '')}",
@@ -146,13 +135,29 @@ class ServiceApi(Construct):
         if config.alarms:
             self._alarms(api_name)
 
+    def request_authorizer(self, *, optional: bool = False) -> apigw.RequestAuthorizer:
+        """The API's REQUEST authorizer (cached per Authorization header), or its optional twin.
+
+        The optional one is for routes open to anyone: no identity source, so API Gateway invokes it even
+        without a token (and therefore cannot cache its result); it passes an anonymous principal then.
+        """
+        if optional not in self._authorizers:
+            self._authorizers[optional] = apigw.RequestAuthorizer(
+                self, "OptionalAuthorizer" if optional else "Authorizer",
+                authorizer_name=f"{self.api_name}-jwt" + ("-optional" if optional else ""),
+                handler=self._authorizer_handler,
+                identity_sources=[] if optional else [apigw.IdentitySource.header(AUTHORIZATION_HEADER)],
+                results_cache_ttl=Duration.seconds(0 if optional else self.authorizer_cache_ttl_seconds),
+            )
+        return self._authorizers[optional]
+
     def _add_route(self, route: catalogue.HttpRoute, integration: apigw.Integration) -> None:
         resource = self.api.root.resource_for_path(route.path)
         method_key = (route.method.upper(), route.path)
         if method_key in self.methods:
             raise ValueError(f"route {route.method} {route.path} is declared twice in the catalogue")
         if route.authorized:
-            authorizer = self.optional_authorizer if route.anonymous else self.authorizer
+            authorizer = self.request_authorizer(optional=route.anonymous)
             method = resource.add_method(route.method.upper(), integration, authorizer=authorizer,
                                          authorization_type=apigw.AuthorizationType.CUSTOM,
                                          request_validator=self.validator)

@@ -25,14 +25,16 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from smartcourse import catalogue
-from smartcourse.catalogue import Grant, Service
+from smartcourse.catalogue import Grant
+from smartcourse.db.names import database_name, role_name
 from smartcourse_events.topics import ALL_TOPICS
+from smartcourse_notification.catalogue import SEND_QUEUE
 
-from stacks import nag
+from stacks import nag, services
 from stacks.assets import ARCHITECTURE, FUNCTION_METADATA_KEY, RUNTIME
 from stacks.constructs.event_cluster import EventBackbone
 from stacks.constructs.storage_buckets import CERTIFICATE_PREFIX, CONTENT_PREFIX, Buckets
-from stacks.shared_stack import SharedResources
+from stacks.shared_resources import SharedResources
 from stacks.stage_config import StageConfig
 
 METRICS_NAMESPACE = "SmartCourse"
@@ -74,9 +76,9 @@ class MailSender:
     address: str
 
 
-def database_name(service: Service) -> str:
-    """``smartcourse_{service}``: one database per service."""
-    return f"smartcourse_{service}"
+def construct_id(name: str) -> str:
+    """``lms-auth-register`` -> ``LmsAuthRegister``."""
+    return "".join(part.capitalize() for part in name.split("-"))
 
 
 def memory_for(spec: catalogue.Function, config: StageConfig) -> int:
@@ -129,8 +131,8 @@ def _bucket_grants(spec: catalogue.Function,
 class ServiceFunction(Construct):
     """A catalogue :class:`~smartcourse.catalogue.Function` as a Lambda function with least-privilege IAM.
 
-    ``database_service`` is the service whose database the function uses: its
-    own, except for platform functions, which serve the stack's service.
+    A function with ``Grant.DATABASE`` connects to its own service's database as
+    its service's login role (that role's secret is the only one it may read).
     Triggers are wired here too: one MSK event source mapping per Kafka topic
     (with a dead-letter queue the consumer writes failed records to), an SQS
     event source for a queue in ``queues``, an EventBridge Scheduler schedule.
@@ -146,7 +148,6 @@ class ServiceFunction(Construct):
         shared: SharedResources,
         code: lambda_.Code,
         layers: Sequence[lambda_.ILayerVersion],
-        database_service: Service,
         reserved_concurrency: int | None = None,
         buckets: Buckets | None = None,
         queues: Mapping[str, sqs.IQueue] | None = None,
@@ -165,8 +166,9 @@ class ServiceFunction(Construct):
                 "(stacks/constructs/service_function.py)"
             )
         uses_db = Grant.DATABASE in grants
+        admin_db = Grant.DATABASE_ADMIN in grants
         uses_kafka = bool(grants & KAFKA_GRANTS)
-        in_vpc = uses_db or uses_kafka
+        in_vpc = uses_db or admin_db or uses_kafka
         events = shared.events
         bucket_grants = _bucket_grants(spec, buckets)
         function_name = config.resource_name(spec.name)
@@ -200,7 +202,6 @@ class ServiceFunction(Construct):
             "POWERTOOLS_SERVICE_NAME": str(spec.service),
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "LOG_LEVEL": config.log_level,
-            "DB_NAME": database_name(database_service),
             "JWT_ISSUER": JWT_ISSUER,
             "ACCESS_TOKEN_TTL_SECONDS": str(config.access_token_ttl_seconds),
             "APP_BASE_URL": config.app_base_url,
@@ -209,14 +210,29 @@ class ServiceFunction(Construct):
 
         # Written into the inline policy rather than through secret.grant_read / proxy.grant_connect, which
         # would add an AWS::IAM::Policy resource per function (the LMS stack is near CloudFormation's 500).
-        secret_arns = ([shared.db_secret.secret_arn] if uses_db else []) + (
-            [shared.jwt_secret.secret_arn] if Grant.JWT_SIGNING_KEY in grants else [])
+        secret_arns: list[str] = []
+        if uses_db:
+            # Its own service's role only: no function can reach another service's database.
+            db_secret = shared.db_secrets[spec.service]
+            secret_arns.append(db_secret.secret_arn)
+            statements.append(iam.PolicyStatement(actions=["rds-db:connect"], resources=[
+                _db_user_arn(self, shared.db_proxy.db_proxy_arn, role_name(spec.service))]))
+            environment |= {"DB_SECRET_ARN": db_secret.secret_arn, "DB_NAME": database_name(spec.service)}
+        if admin_db:
+            # The migrate function: the master credentials, and every service's secret to set its role's password.
+            secret_arns += [shared.db_master_secret.secret_arn, *(s.secret_arn for s in shared.db_secrets.values())]
+            statements.append(iam.PolicyStatement(actions=["rds-db:connect"], resources=[
+                _db_user_arn(self, shared.db_proxy.db_proxy_arn, shared.db_master_username)]))
+            environment |= {
+                "DB_SECRET_ARN": shared.db_master_secret.secret_arn,
+                "DB_SERVICE_SECRET_ARNS": Stack.of(self).to_json_string(
+                    {str(service): secret.secret_arn for service, secret in shared.db_secrets.items()}),
+            }
+        if Grant.JWT_SIGNING_KEY in grants:
+            secret_arns.append(shared.jwt_secret.secret_arn)
         if secret_arns:
             statements.append(iam.PolicyStatement(
                 actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], resources=secret_arns))
-        if uses_db:
-            statements.append(iam.PolicyStatement(actions=["rds-db:connect"], resources=[
-                _db_user_arn(self, shared.db_proxy.db_proxy_arn, shared.db_username)]))
 
         # --- event backbone ------------------------------------------------------------------------------------
         if uses_kafka or spec.kafka is not None:
@@ -247,7 +263,7 @@ class ServiceFunction(Construct):
             environment["CONSUMER_DLQ_URL"] = self.dead_letter_queue.queue_url
             wildcard_reasons.append("nor do the EC2 actions an MSK event source mapping needs for its ENIs")
         if Grant.OUTBOX_NUDGE in grants:
-            publisher = catalogue.OUTBOX_PUBLISHERS.get(spec.service)
+            publisher = services.outbox_publisher(spec.service)
             if publisher is None:
                 raise ValueError(f"{spec.name}: grant {Grant.OUTBOX_NUDGE} but {spec.service} has no outbox publisher")
             publisher_name = config.resource_name(publisher.name)
@@ -257,7 +273,7 @@ class ServiceFunction(Construct):
 
         # --- notifications -------------------------------------------------------------------------------------
         if Grant.NOTIFICATION_QUEUE in grants:
-            send_queue = self._queue(queues, catalogue.NOTIFICATION_SEND_QUEUE)
+            send_queue = self._queue(queues, SEND_QUEUE)
             statements.append(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[send_queue.queue_arn]))
             environment["NOTIFICATION_QUEUE_URL"] = send_queue.queue_url
         if Grant.EMAIL in grants:
@@ -279,7 +295,7 @@ class ServiceFunction(Construct):
             wildcard_reasons.append("nor do SMS publishes to phone numbers and the opt-out check (SNS has no "
                                     "resource for them; publishing to topics/endpoints is denied)")
         if Grant.ISSUE_ONE_TIME_TOKEN in grants:
-            issuer_name = config.resource_name(catalogue.function("lms-auth-issue-one-time-token").name)
+            issuer_name = config.resource_name(services.function("lms-auth-issue-one-time-token").name)
             statements.append(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
                                                   resources=[function_arn(self, issuer_name)]))
             environment["TOKEN_ISSUER_FUNCTION"] = issuer_name
@@ -318,9 +334,8 @@ class ServiceFunction(Construct):
                          "A Deny: it keeps sns:Publish off every topic and platform endpoint (SMS only).",
                          findings=["Resource::arn:<AWS::Partition>:sns:*:*:*"])
 
-        if uses_db:
+        if uses_db or admin_db:
             environment |= {
-                "DB_SECRET_ARN": shared.db_secret.secret_arn,
                 "DB_HOST": shared.db_proxy.endpoint,
                 "DB_PORT": str(shared.db_port),
             }

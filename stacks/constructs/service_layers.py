@@ -1,41 +1,48 @@
-"""The two layers every service stack's functions run with: third-party dependencies and the shared code.
+"""The two layers a service's functions run with: its third-party dependencies and its code.
 
-Each service stack builds its own layer versions (same assets, so no extra
-upload): a layer version ARN changes with every code change, and a
-cross-stack reference to it would block the update of the exporting stack.
+Each layer is the service's own: the dependency layer is built from the service's lock
+(``requirements/<service>.lock``, its dependency group of ``pyproject.toml``), so an LMS function never
+ships the AI's model runtime or the analytics' charting libraries; the code layer holds the platform
+core, the event contracts and the service's package, nothing of another service.
 """
 
 from __future__ import annotations
 
 from aws_cdk import Stack
 from aws_cdk import aws_lambda as lambda_
-from smartcourse.catalogue import Service
 
 from stacks import assets
 from stacks.stage_config import StageConfig
 
+DEPENDENCIES = "dependencies"
+CODE = "code"
 
-def service_layers(stack: Stack, *, config: StageConfig, service: Service,
+
+def service_layers(stack: Stack, *, config: StageConfig, layer: str,
                    local: bool = False) -> tuple[lambda_.LayerVersion, lambda_.LayerVersion]:
-    """(dependencies layer, shared layer) in ``stack``; ``local`` stages a placeholder dependencies layer."""
+    """(dependencies layer, code layer) of ``layer`` (a service, or ``platform``) in ``stack``.
+
+    ``local`` stages a placeholder dependencies layer: the local runner uses the project virtualenv.
+    """
     dependencies = lambda_.LayerVersion(
         stack, "DependenciesLayer",
-        layer_version_name=config.resource_name(f"{service}-dependencies"),
-        description="Third-party packages from requirements/runtime.lock (manylinux aarch64, CPython 3.12)",
-        code=assets.dependencies_layer_code(placeholder=local),
+        layer_version_name=config.resource_name(f"{layer}-dependencies"),
+        description=f"Third-party packages of {layer} from requirements/{layer}.lock (manylinux aarch64, CPython 3.12)",
+        code=assets.dependencies_layer_code(layer, placeholder=local),
         compatible_runtimes=[assets.RUNTIME],
         compatible_architectures=[assets.ARCHITECTURE],
     )
-    shared = lambda_.LayerVersion(
-        stack, "SharedLayer",
-        layer_version_name=config.resource_name(f"{service}-shared"),
-        description="smartcourse (domain, adapters, settings) and smartcourse_events (event contracts)",
-        code=assets.shared_layer_code(),
+    code = lambda_.LayerVersion(
+        stack, "CodeLayer",
+        layer_version_name=config.resource_name(f"{layer}-code"),
+        description=f"smartcourse (platform core), smartcourse_events and the {layer} package(s)",
+        code=assets.code_layer_code(layer),
         compatible_runtimes=[assets.RUNTIME],
         compatible_architectures=[assets.ARCHITECTURE],
     )
-    for layer, kind in ((dependencies, "dependencies"), (shared, "shared")):
-        cfn_layer = layer.node.default_child
+    for version, kind in ((dependencies, DEPENDENCIES), (code, CODE)):
+        cfn_layer = version.node.default_child
         assert isinstance(cfn_layer, lambda_.CfnLayerVersion)
         cfn_layer.add_metadata(assets.LAYER_METADATA_KEY, kind)
-    return dependencies, shared
+        cfn_layer.add_metadata(assets.LAYER_OWNER_METADATA_KEY, layer)
+    return dependencies, code

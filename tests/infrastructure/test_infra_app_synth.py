@@ -38,34 +38,110 @@ def asset_dir(outdir: Path, stack: str, logical_type: str, metadata: tuple[str, 
     return path
 
 
-def assert_code_and_shared_layer(outdir: Path, stack: str) -> None:
-    code = asset_dir(outdir, stack, "AWS::Lambda::Function", ("smartcourse:function", "lms-auth-register"))
-    assert (code / "lms").is_dir() and (code / "migrations").is_dir()
-    assert not list(code.rglob("__pycache__")) and not list(code.rglob("*.pyc"))
-    shared = asset_dir(outdir, stack, "AWS::Lambda::LayerVersion", ("smartcourse:layer", "shared"))
-    assert (shared / "python" / "smartcourse" / "catalogue.py").is_file()
-    assert (shared / "python" / "smartcourse_events").is_dir()
+SERVICE_STACKS = ("lms", "notification", "ai", "analytics")
+# What each dependency layer must hold beyond the core's packages, and what it must not (another service's).
+LAYER_ONLY = {"lms": ("jwt", "argon2", "email_validator"), "notification": ("jinja2",)}
+CORE_PACKAGES = ("aws_lambda_powertools", "pydantic", "pydantic_core", "sqlalchemy", "psycopg", "alembic", "kafka",
+                 "boto3")
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # function code + all its layers, unzipped
+
+
+def template(outdir: Path, stack: str) -> dict[str, Any]:
+    return dict(json.loads((outdir / f"{stack}.template.json").read_text()))
+
+
+def staged(outdir: Path, resource: dict[str, Any]) -> Path:
+    path = outdir / resource["Metadata"]["aws:asset:path"]
+    assert path.is_dir(), path
+    return path
+
+
+def layer_dir(outdir: Path, stack: str, kind: str) -> Path:
+    """The staged asset folder of ``stack``'s layer of ``kind`` (``dependencies`` or ``code``)."""
+    [resource] = [r for r in template(outdir, stack)["Resources"].values()
+                  if r["Type"] == "AWS::Lambda::LayerVersion"
+                  and (r.get("Metadata") or {}).get("smartcourse:layer") == kind]
+    return staged(outdir, resource)
+
+
+def tree_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def function_sizes(outdir: Path, stacks: list[str]) -> dict[str, int]:
+    """Catalogue name -> bytes of its code asset plus every layer it names, unzipped (as Lambda counts them)."""
+    sizes: dict[str, int] = {}
+    for stack in stacks:
+        resources = template(outdir, stack)["Resources"]
+        cache: dict[str, int] = {}
+
+        def size_of(lid: str, resources: dict[str, Any] = resources, cache: dict[str, int] = cache) -> int:
+            if lid not in cache:
+                cache[lid] = tree_size(staged(outdir, resources[lid]))
+            return cache[lid]
+
+        for lid, resource in resources.items():
+            name = (resource.get("Metadata") or {}).get("smartcourse:function")
+            if resource["Type"] != "AWS::Lambda::Function" or not name:
+                continue
+            layers = [layer["Ref"] for layer in resource["Properties"].get("Layers", [])]
+            sizes[name] = size_of(lid) + sum(size_of(layer) for layer in layers)
+    return sizes
+
+
+def stack_names(outdir: Path) -> set[str]:
+    return {a for a, v in json.loads((outdir / "manifest.json").read_text())["artifacts"].items()
+            if v["type"] == "aws:cloudformation:stack"}
+
+
+def assert_code_and_layers(outdir: Path, stage: str) -> None:
+    """Each service's code asset holds its handlers and its API's document; its code layer, its own package only."""
+    for service in SERVICE_STACKS:
+        stack = f"smartcourse-{stage}-{service}"
+        [fn] = [r for r in template(outdir, stack)["Resources"].values()
+                if (r.get("Metadata") or {}).get("smartcourse:function") in (f"{service}-health", f"{service}-send")]
+        code = staged(outdir, fn)
+        assert (code / service).is_dir() and (code / "platform_fns").is_dir()
+        assert not (code / "migrations").exists()
+        others = [s for s in SERVICE_STACKS if s != service]
+        assert not any((code / other).exists() for other in others)
+        assert not list(code.rglob("__pycache__")) and not list(code.rglob("*.pyc"))
+        if service != "notification":  # its routes are on the LMS API
+            assert json.loads((code / "openapi" / f"{service}.json").read_text())["openapi"].startswith("3.")
+        layer = layer_dir(outdir, stack, "code") / "python"
+        assert (layer / "smartcourse" / "catalogue.py").is_file()
+        assert (layer / "smartcourse_events").is_dir()
+        assert sorted(p.name for p in layer.glob("smartcourse_*") if p.name != "smartcourse_events") == [
+            f"smartcourse_{service}"]
+    platform = layer_dir(outdir, f"smartcourse-{stage}-shared", "code") / "python"
+    assert {p.name for p in platform.glob("smartcourse_*")} >= {f"smartcourse_{s}" for s in SERVICE_STACKS}
 
 
 def assert_local_cloud_reads_the_event_wiring(outdir: Path) -> None:
     """The local runner's template reader finds every trigger of the catalogue in the synthesized assembly."""
     from localcloud.template import load
-    from smartcourse import catalogue
+
+    from stacks.services import ALL_FUNCTIONS
 
     model = load(outdir)
     names = {qid: fn.name for qid, fn in model.functions.items()}
-    event_functions = [f for fs in catalogue.EVENT_FUNCTIONS.values() for f in fs]
     kafka = {(names[m.function], t) for m in model.mappings.values() if m.kind == "kafka" for t in m.topics}
-    assert kafka == {(f.name, t) for f in event_functions if f.kafka for t in f.kafka.topics}
+    assert kafka == {(f.name, t) for f in ALL_FUNCTIONS if f.kafka for t in f.kafka.topics}
     sqs = {names[m.function]: m for m in model.mappings.values() if m.kind == "sqs"}
-    for spec in (f for f in event_functions if f.sqs):
+    for spec in (f for f in ALL_FUNCTIONS if f.sqs):
         mapping = sqs[spec.name]
         assert mapping.report_batch_item_failures
         assert mapping.queue is not None
         queue = model.queues[mapping.queue]
         assert queue.dead_letter_queue in model.queues and queue.max_receive_count == 5
     schedules = {names[s.function]: s.expression for s in model.schedules.values()}
-    assert schedules == {f.name: f.schedule.expression for f in event_functions if f.schedule}
+    assert schedules == {f.name: f.schedule.expression for f in ALL_FUNCTIONS if f.schedule}
+    # Every route of every API, nested API stacks and cross-stack functions (by name) included, has its function.
+    routes = {(api.name, route.method, route.resource_path): names.get(route.function or "")
+              for api in model.apis.values() for route in api.routes}
+    assert all(routes.values()), [k for k, v in routes.items() if not v]
+    assert routes[("smartcourse-dev-lms", "GET", "/api/v1/notifications/me")] == "notification-list-mine"
+    assert routes[("smartcourse-dev-ai", "GET", "/health")] == "ai-health"
     # Locally the broker is plaintext; the runner overrides KAFKA_BOOTSTRAP_SERVERS (a custom resource in AWS).
     envs = {fn.name: fn.environment for fn in model.functions.values()}
     assert envs["lms-outbox-publisher"]["KAFKA_AUTH"] == "plaintext"
@@ -80,32 +156,43 @@ def test_unknown_stage_exits_with_a_clear_error(tmp_path: Path) -> None:
     assert "unknown stage 'qa'" in result.stderr and "dev, staging, prod" in result.stderr
 
 
-def test_local_synth_bundles_code_and_shared_layer(tmp_path: Path) -> None:
-    """What the local cloud runs: dev, ``smartcourse:local`` (the dependency layer is a placeholder)."""
+def test_local_synth_bundles_each_service_apart(tmp_path: Path) -> None:
+    """What the local cloud runs: dev, ``smartcourse:local`` (the dependency layers are placeholders)."""
     result = run_app(tmp_path, context={"stage": "dev", "smartcourse:local": "true"})
     assert result.returncode == 0, result.stderr[-4000:]
-    stacks = {a for a, v in json.loads((tmp_path / "manifest.json").read_text())["artifacts"].items()
-              if v["type"] == "aws:cloudformation:stack"}
-    assert stacks == {"smartcourse-dev-shared", "smartcourse-dev-lms", "smartcourse-dev-notification"}
-    assert_code_and_shared_layer(tmp_path, "smartcourse-dev-lms")
+    assert stack_names(tmp_path) == {"smartcourse-dev-shared", *(f"smartcourse-dev-{s}" for s in SERVICE_STACKS)}
+    assert_code_and_layers(tmp_path, "dev")
     assert_local_cloud_reads_the_event_wiring(tmp_path)
-    deps = asset_dir(tmp_path, "smartcourse-dev-lms", "AWS::Lambda::LayerVersion",
-                     ("smartcourse:layer", "dependencies"))
-    assert [p.name for p in (deps / "python").iterdir()] == ["README.txt"]
+    for stack in stack_names(tmp_path):
+        deps = layer_dir(tmp_path, stack, "dependencies")
+        assert [p.name for p in (deps / "python").iterdir()] == ["README.txt"]
 
 
 @pytest.mark.slow
-def test_prod_synth_builds_the_arm64_dependency_layer(tmp_path: Path) -> None:
-    """Full bundling, as ``cdk synth -c stage=prod``: manylinux aarch64 / cp312 wheels (uv caches them)."""
+def test_prod_synth_builds_one_arm64_dependency_layer_per_service(tmp_path: Path) -> None:
+    """Full bundling, as ``cdk synth -c stage=prod``: manylinux aarch64 / cp312 wheels (uv caches them).
+
+    Each service's layer holds the core's packages and its own group's, nothing of another service's; every
+    function's code plus layers, unzipped, stays under Lambda's 250 MB.
+    """
     result = run_app(tmp_path, "-c", "stage=prod")
     assert result.returncode == 0, result.stderr[-4000:]
-    assert_code_and_shared_layer(tmp_path, "smartcourse-prod-lms")
-    deps = asset_dir(tmp_path, "smartcourse-prod-lms", "AWS::Lambda::LayerVersion",
-                     ("smartcourse:layer", "dependencies")) / "python"
-    native = list((deps / "pydantic_core").glob("_pydantic_core.cpython-312-aarch64-linux-gnu.so"))
-    assert native, sorted(p.name for p in (deps / "pydantic_core").iterdir())
-    for package in ("aws_lambda_powertools", "sqlalchemy", "psycopg", "jwt", "argon2", "alembic"):
-        assert (deps / package).is_dir(), package
-    assert not (deps / "bin").exists()
+    assert_code_and_layers(tmp_path, "prod")
+    for stack_suffix in (*SERVICE_STACKS, "shared"):
+        deps = layer_dir(tmp_path, f"smartcourse-prod-{stack_suffix}", "dependencies") / "python"
+        native = list((deps / "pydantic_core").glob("_pydantic_core.cpython-312-aarch64-linux-gnu.so"))
+        assert native, sorted(p.name for p in (deps / "pydantic_core").iterdir())
+        for package in CORE_PACKAGES:
+            assert (deps / package).is_dir(), (stack_suffix, package)
+        for service, packages in LAYER_ONLY.items():
+            for package in packages:
+                assert (deps / package).is_dir() == (service == stack_suffix), (stack_suffix, package)
+        assert not (deps / "bin").exists()
+    sizes = function_sizes(tmp_path, sorted(stack_names(tmp_path)))
+    from stacks.services import ALL_FUNCTIONS
+
+    assert set(sizes) == {f.name for f in ALL_FUNCTIONS}
+    largest = max(sizes, key=sizes.__getitem__)
+    assert sizes[largest] < LAMBDA_UNZIPPED_LIMIT, f"{largest}: {sizes[largest] / 2**20:.1f} MiB"
     report = json.loads((tmp_path / "validation-report.json").read_text())
     assert all(r.get("summary", {}).get("status") != "failure" for r in report.get("pluginReports", []))

@@ -32,12 +32,13 @@ def build_openapi(service: Service, functions: Iterable[Function], server_url: s
         "components": {"schemas": {}, "securitySchemes": BEARER},
     }
     for fn in functions:
-        if fn.module.startswith("platform_fns."):
-            continue
-        resolver = importlib.import_module(fn.module).app
-        part = resolver.get_openapi_schema(title=document["info"]["title"], version=API_VERSION).model_dump(
-            mode="json", by_alias=True, exclude_none=True
-        )
+        module = importlib.import_module(fn.module)
+        if hasattr(module, "app"):
+            part = module.app.get_openapi_schema(title=document["info"]["title"], version=API_VERSION).model_dump(
+                mode="json", by_alias=True, exclude_none=True
+            )
+        else:  # a handler without a resolver (health, docs) declares its operations itself
+            part = {"paths": module.OPENAPI_PATHS}
         for path, operations in part.get("paths", {}).items():
             if all(r.authorized for r in fn.routes):
                 # Routes open to anyone take a token optionally (an empty requirement means "none").

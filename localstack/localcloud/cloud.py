@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from smartcourse.db.names import DATABASE_SERVICES, database_name, role_name
 
 from localcloud.services import EMULATOR_ENV, KafkaService, MotoService, PostgresService, free_port
 from localcloud.synth import ROOT, synthesize
@@ -20,8 +24,11 @@ log = logging.getLogger("localcloud")
 
 DEFAULT_PORTS = {"postgres": 5432, "kafka": 9092, "aws": 4566, "lms": 8000, "ai": 8001, "analytics": 8002,
                  "lambda": 8010}
-# One database per service; a service's migrations run when migrations/<service>/env.py exists.
-SERVICE_DATABASES = {"lms": "smartcourse_lms", "notification": "smartcourse_notification"}
+# One database and one login role per service (smartcourse.db.names); a service's migrations run when
+# migrations/<service>/env.py exists.
+SERVICES = DATABASE_SERVICES
+# The local passwords of the service roles, generated once (state dir, mode 0600).
+ROLE_PASSWORDS_FILE = "db-roles.json"
 # Where links in mail point (the web app's address; no web app runs locally yet). APP_BASE_URL overrides it.
 LOCAL_APP_BASE_URL = "http://127.0.0.1:3000"
 
@@ -49,6 +56,89 @@ class LocalCloudConfig:
         for key, value in overrides.items():
             setattr(config, key, value)
         return config
+
+
+def local_role_passwords(path: Path, services: tuple[str, ...] | list[str] = SERVICES) -> dict[str, str]:
+    """Each service role's local password: read from ``path``, generated for a service that has none yet.
+
+    The file is a JSON object (service -> password), readable by its owner only (0600).
+    """
+    passwords: dict[str, str] = {}
+    if path.exists():
+        loaded = json.loads(path.read_text())
+        if isinstance(loaded, dict):
+            passwords = {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, str) and v}
+    missing = [service for service in services if service not in passwords]
+    if missing:
+        passwords.update({service: secrets.token_urlsafe(24) for service in missing})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(json.dumps(passwords, indent=2, sort_keys=True) + "\n")
+        os.replace(temporary, path)
+    os.chmod(path, 0o600)
+    return {service: passwords[service] for service in services}
+
+
+# pg_hba.conf rules put first in the embedded server's file: the admin (``postgres``, which the local cloud
+# migrates and seeds with) keeps trust on this machine; every other role logs in with its password, so a
+# service role's password means something locally as it does in AWS.
+HBA_MARKER = "# smartcourse local cloud: service roles log in with their password"
+HBA_RULES = f"""{HBA_MARKER}
+local   all   postgres                  trust
+host    all   postgres   127.0.0.1/32   trust
+host    all   postgres   ::1/128        trust
+local   all   all                       scram-sha-256
+host    all   all        127.0.0.1/32   scram-sha-256
+host    all   all        ::1/128        scram-sha-256
+# (end of the smartcourse local cloud rules)
+"""
+_HBA_PROBE_ROLE = "smartcourse_hba_probe"  # never created: only tells trust ("does not exist") from a password
+
+
+def require_role_passwords(admin_url: str, timeout: float = 10.0) -> bool:
+    """Make the (embedded, initdb ``--auth=trust``) server ask every role but the admin for its password.
+
+    Prepends :data:`HBA_RULES` to the server's ``pg_hba.conf`` (once) and reloads it; returns True when it
+    changed the file. Only for a server this machine owns: an external ``DATABASE_URL`` is left alone.
+    """
+    import psycopg
+
+    conninfo = admin_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        row = connection.execute("SHOW hba_file").fetchone()
+        assert row is not None
+        hba = Path(row[0])
+        current = hba.read_text()
+        if HBA_MARKER in current:
+            return False
+        hba.write_text(HBA_RULES + current)  # in place: keeps the file's owner (the server's account)
+        connection.execute("SELECT pg_reload_conf()")
+    # The postmaster applies the reload asynchronously: wait until a password is asked for.
+    from sqlalchemy import make_url
+
+    server = make_url(admin_url)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            psycopg.connect(host=server.host, port=server.port, user=_HBA_PROBE_ROLE, password="-",  # noqa: S106
+                            dbname="postgres", connect_timeout=5).close()
+        except psycopg.OperationalError as error:
+            if "password authentication failed" in str(error):
+                return True
+        if time.monotonic() > deadline:
+            raise TimeoutError("the PostgreSQL server did not apply the password rules of pg_hba.conf")
+        time.sleep(0.05)
+
+
+def role_url(server_url: str, service: str, password: str | None = None) -> str:
+    """``postgresql://smartcourse_<service>[:<password>]@host:port/smartcourse_<service>`` on ``server_url``."""
+    from sqlalchemy import make_url
+
+    url = make_url(server_url).set(drivername="postgresql", username=role_name(service), password=password,
+                                   database=database_name(service))
+    return url.render_as_string(hide_password=False)
 
 
 def create_event_topics(kafka: KafkaService, partitions: int = 3) -> list[str]:
@@ -102,8 +192,12 @@ class LocalCloud:
         self.kafka.start()
         self.moto.start()
         self._create_topics()
-        self.database_urls = {svc: self.postgres.database_url(db) for svc, db in SERVICE_DATABASES.items()}
-        self._migrate()
+        if not self.config.database_url:
+            require_role_passwords(self.postgres.url)
+        self.role_passwords = local_role_passwords(self.config.state_dir / ROLE_PASSWORDS_FILE)
+        # Admin URLs (migrations, seeding, tests); the functions get their service's role instead.
+        self.database_urls = {svc: self.postgres.database_url(database_name(svc), create=False) for svc in SERVICES}
+        self._provision()
         if self.config.seed:
             # Before the APIs open, so that a healthy API already has its demo data.
             self._seed()
@@ -120,9 +214,11 @@ class LocalCloud:
             **EMULATOR_ENV,
         }
         api_ports = {name: self.ports[name] for name in ("lms", "ai", "analytics")}
+        # Each function connects as its own service's role (the runner picks it by the function's DB_NAME).
+        credentials = {database_name(svc): (role_name(svc), pw) for svc, pw in self.role_passwords.items()}
         self.runner = LocalCloudRunner(cdk_out=cdk_out, ports=api_ports, overrides=overrides,
                                        state_dir=self.config.state_dir / "runner",
-                                       lambda_port=self.ports.get("lambda", 0))
+                                       lambda_port=self.ports.get("lambda", 0), database_credentials=credentials)
         self.runner.start()
         if self.config.seed:
             # The content bucket exists only now (the runner provisions it): the demo articles' content.
@@ -132,15 +228,13 @@ class LocalCloud:
     def _create_topics(self) -> None:
         create_event_topics(self.kafka)
 
-    def _migrate(self) -> None:
-        from smartcourse.db.migrate import migrations_root, upgrade
+    def _provision(self) -> None:
+        """As the admin: each service's database and role (the local password), grants, migrations, grants."""
+        from smartcourse.db.migrate import provision
 
-        for service, url in self.database_urls.items():
-            if not (migrations_root() / service / "env.py").exists():
-                log.info("no migrations for the %s database yet", service)
-                continue
-            log.info("migrating the %s database", service)
-            upgrade(url, service=service)
+        done = provision(self.postgres.url, self.role_passwords, services=SERVICES)
+        log.info("databases %s; roles %s; migrated %s", ", ".join(done["databases"]), ", ".join(done["roles"]),
+                 ", ".join(done["migrated"]))
 
     def _seed(self) -> None:
         from smartcourse_lms.seed import seed_demo
@@ -172,7 +266,10 @@ class LocalCloud:
             "apis": served,
             "docs": {name: f"{url}/docs" for name, url in served.items()},
             "postgres": self.postgres.url.replace("postgresql+psycopg://", "postgresql://", 1),
+            # Admin URLs (as before). database_roles: what each service's functions connect as (the passwords
+            # are in db-roles.json, readable by its owner only, not in this file).
             "databases": {svc: url.replace("+psycopg", "") for svc, url in getattr(self, "database_urls", {}).items()},
+            "database_roles": {svc: role_url(self.postgres.url, svc) for svc in getattr(self, "role_passwords", {})},
             "kafka": self.kafka.bootstrap,
             "aws": self.moto.endpoint,
             "lambda": self.runner.lambda_url if self.runner is not None else None,

@@ -15,11 +15,13 @@ against the stand-ins named by AWS_ENDPOINT_URL / KAFKA_BOOTSTRAP_SERVERS / DATA
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -41,6 +43,8 @@ from localcloud.workers import (
 log = logging.getLogger("localcloud.runner")
 
 LOCAL_HOST = "127.0.0.1"
+# In a function's environment only when it is the database admin (the migrate function): it keeps the admin URL.
+ADMIN_DATABASE_MARKER = "DB_SERVICE_SECRET_ARNS"
 
 
 class FunctionError(RuntimeError):
@@ -63,19 +67,24 @@ class LocalCloudRunner:
     (after the template's own); AWS_ENDPOINT_URL, KAFKA_BOOTSTRAP_SERVERS and
     AWS_REGION among them also tell the runner where to provision. DATABASE_URL
     is a server URL: a function whose template environment has DB_NAME gets
-    ``<DATABASE_URL>/<DB_NAME>``. Lambda's Invoke API is served on ``lambda_port``
-    (0: a free port) and every function gets it as AWS_ENDPOINT_URL_LAMBDA, so
-    Lambda-to-Lambda calls stay local.
+    ``<DATABASE_URL>/<DB_NAME>``. With ``database_credentials``
+    (``{"smartcourse_lms": ("smartcourse_lms", pw)}``), it connects as the user and
+    password given for its DB_NAME: each function as its own service's role; the
+    migrate function (its environment has DB_SERVICE_SECRET_ARNS) keeps DATABASE_URL's
+    own (admin) user, and a function without DB_NAME gets no DATABASE_URL. Lambda's
+    Invoke API is served on ``lambda_port`` (0: a free port) and every function gets
+    it as AWS_ENDPOINT_URL_LAMBDA, so Lambda-to-Lambda calls stay local.
     """
 
     def __init__(self, cdk_out: Path, ports: dict[str, int] | None = None, overrides: dict[str, str] | None = None,
                  state_dir: Path | None = None, *, host: str = LOCAL_HOST, python: str = sys.executable,
                  max_concurrency: int = DEFAULT_MAX_CONCURRENCY, idle_ttl: float = DEFAULT_IDLE_TTL_SECONDS,
                  schedule_interval_override_seconds: float | None = None, log_dir: Path | None = None,
-                 lambda_port: int = 0) -> None:
+                 lambda_port: int = 0, database_credentials: Mapping[str, tuple[str, str]] | None = None) -> None:
         self.cdk_out = Path(cdk_out)
         self.ports = dict(ports or {})
         self.overrides = dict(overrides or {})
+        self.database_credentials = dict(database_credentials or {})
         self.state_dir = Path(state_dir) if state_dir else self.cdk_out.parent / ".localcloud-runner"
         self.host = host
         self.python = python
@@ -161,6 +170,11 @@ class LocalCloudRunner:
         for key, value in template_env.items():
             if UNRESOLVED in value and key not in overrides:
                 self._unresolved.setdefault((key, value), []).append(fn.name)
+        server = self.database_server_url(fn.name, template_env)
+        if server is None:
+            overrides.pop("DATABASE_URL", None)
+        else:
+            overrides["DATABASE_URL"] = server
         env = build_environment(template_env=template_env, overrides=overrides,
                                 function_name=name, handler=fn.handler, code_dir=fn.code_dir,
                                 layer_dirs=fn.layer_dirs, memory_mb=fn.memory_mb, region=self.region)
@@ -168,6 +182,27 @@ class LocalCloudRunner:
         return FunctionSpec(key=fn.qid, name=fn.name, function_name=name, arn=self.resources.function_arn(fn),
                             handler=fn.handler, code_dir=fn.code_dir, layer_dirs=fn.layer_dirs, environment=env,
                             timeout=float(fn.timeout), memory_mb=fn.memory_mb, max_concurrency=max(1, concurrency))
+
+    def database_server_url(self, function: str, template_env: Mapping[str, str]) -> str | None:
+        """The DATABASE_URL server a function gets (``build_environment`` appends its DB_NAME); None: none.
+
+        Without ``database_credentials``: DATABASE_URL as it is. With them: the role of the function's
+        DB_NAME; the admin URL for the migrate function (DB_SERVICE_SECRET_ARNS), as the master secret in
+        AWS; nothing for a function with no database (no DB_NAME), which has no database access in AWS either.
+        """
+        server, database = self.overrides.get("DATABASE_URL"), template_env.get("DB_NAME")
+        if not server or not self.database_credentials or ADMIN_DATABASE_MARKER in template_env:
+            return server
+        if not database:
+            return None
+        credentials = self.database_credentials.get(database)
+        if credentials is None:
+            log.warning("%s: no database role for %s; it connects as DATABASE_URL's user", function, database)
+            return server
+        from sqlalchemy import make_url
+
+        user, password = credentials
+        return make_url(server).set(username=user, password=password).render_as_string(hide_password=False)
 
     def _start_mappings(self, model: CloudTemplate, functions: WorkerManager, resources: LocalResources) -> None:
         kafka = self._setting("KAFKA_BOOTSTRAP_SERVERS")
@@ -279,13 +314,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=Path(".localcloud/runner"))
     parser.add_argument("--schedule-interval", type=float, default=None,
                         help="fire every schedule every N seconds instead of its expression")
+    parser.add_argument("--db-roles", type=Path, default=None, metavar="FILE",
+                        help="the local cloud's db-roles.json: each function connects as its service's role")
     args = parser.parse_args(argv)
     ports = {k: int(v) for k, v in (p.split("=", 1) for p in args.port)}
     overrides = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
                  if os.environ.get(k)}
     overrides.update(dict(e.split("=", 1) for e in args.env))
+    credentials: dict[str, tuple[str, str]] = {}
+    if args.db_roles:
+        from smartcourse.db.names import database_name, role_name
+
+        passwords = json.loads(args.db_roles.read_text())
+        credentials = {database_name(service): (role_name(service), password)
+                       for service, password in passwords.items()}
     runner = LocalCloudRunner(args.cdk_out, ports, overrides, args.state_dir,
-                              schedule_interval_override_seconds=args.schedule_interval)
+                              schedule_interval_override_seconds=args.schedule_interval,
+                              database_credentials=credentials)
     stopping = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
+from smartcourse.db.names import database_name
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -23,6 +25,8 @@ class Settings:
     db_host: str | None
     db_port: int
     db_name: str
+    # The migrate function only: JSON object of service -> its role's credentials secret (it creates the roles).
+    db_service_secret_arns: str | None
     jwt_secret_arn: str | None
     jwt_issuer: str
     access_token_ttl_seconds: int
@@ -83,7 +87,8 @@ def get_settings() -> Settings:
         db_secret_arn=env("DB_SECRET_ARN") or None,
         db_host=env("DB_HOST") or None,
         db_port=_int("DB_PORT", 5432),
-        db_name=env("DB_NAME", "smartcourse_lms"),
+        db_name=env("DB_NAME") or database_name(env("SERVICE_NAME", "lms")),
+        db_service_secret_arns=env("DB_SERVICE_SECRET_ARNS") or None,
         jwt_secret_arn=env("JWT_SECRET_ARN") or None,
         jwt_issuer=env("JWT_ISSUER", "smartcourse"),
         access_token_ttl_seconds=_int("ACCESS_TOKEN_TTL_SECONDS", 15 * 60),

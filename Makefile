@@ -55,13 +55,14 @@ test: install lint  ## lint, then the whole suite: unit, integration, e2e, infra
 test-unit: install
 	$(PY) -m pytest tests/unit
 
-lint: install  ## ruff + mypy
+lint: install  ## ruff + mypy + the import boundaries between services (import-linter, pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy layers/core/python layers/lms/python layers/notification/python layers/ai/python layers/analytics/python events stacks localstack/localcloud functions app.py
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 .PHONY: events  # a directory named events/ exists, so without this make would call the target up to date
 events:  ## export event JSON Schemas to docs/events/
-	$(PY) -m smartcourse_events.export --out docs/events
+	$(PY) -m stacks.events_export --out docs/events
 
 synth: install  ## cdk synth for a stage (STAGE=dev|staging|prod), offline
 	cdk synth -c stage=$${STAGE:-dev} --quiet

@@ -2,8 +2,9 @@
 
 Imported by producers (which validate strictly before writing to the outbox)
 and consumers (which validate on read and tolerate added payload fields).
-``python -m smartcourse_events.export`` writes the contracts as JSON Schema
-to ``docs/events/`` (``make events``).
+``smartcourse_events.export`` writes the contracts as JSON Schema to
+``docs/events/`` (``make events``, through ``python -m stacks.events_export``,
+which adds who consumes each type from the consumer functions' declarations).
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
 """Export the event contracts as JSON Schema files.
 
-``python -m smartcourse_events.export [--check] [--out docs/events]`` writes
+``python -m stacks.events_export [--check] [--out docs/events]`` (``make events``) writes
 
 * ``envelope.json``: the envelope every event travels in;
 * ``<event_type>.v<version>.json``: one payload schema per event type and version;
 * ``index.json``: event type → topic, producer, consumers and schema file(s).
+
+The consumers are not part of the contract: they are passed in (``consumers``: event type → services), and
+the entry point above derives them from the consumer functions' declarations (``stacks.services.consumers_of``).
 
 Output is deterministic (sorted keys, two-space indent, trailing newline), so
 the files can be committed and reviewed. ``--check`` writes nothing: it exits
@@ -17,11 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from smartcourse_events.registry import REGISTRY, ROUTES, json_schemas
+
+Consumers = Mapping[str, Sequence[str]]  # event type → the services consuming it (a type not in it: none)
 
 DEFAULT_OUT = Path("docs/events")
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -37,9 +42,19 @@ def schema_file(event_type: str, version: int) -> str:
     return f"{event_type}.v{version}.json"
 
 
-def render() -> dict[str, str]:
+def _consumers_of(consumers: Consumers) -> dict[str, list[str]]:
+    known = {event_type for event_type, _version in REGISTRY}
+    if unknown := set(consumers) - known:
+        raise ValueError(f"consumers given for event types without a contract: {sorted(unknown)}")
+    return {event_type: sorted(consumers.get(event_type, ())) for event_type in known}
+
+
+def render(consumers: Consumers) -> dict[str, str]:
     """File name → file content of the whole export."""
+    readers = _consumers_of(consumers)
     schemas = json_schemas()
+    for (event_type, version) in REGISTRY:
+        schemas[f"{event_type}.v{version}"]["x-consumers"] = readers[event_type]
     files: dict[str, str] = {}
     envelope = {"$schema": JSON_SCHEMA_DIALECT, **schemas.pop("envelope")}
     files[ENVELOPE_FILE] = _dumps(envelope)
@@ -49,12 +64,11 @@ def render() -> dict[str, str]:
     for (event_type, version), model in sorted(REGISTRY.items()):
         name = schema_file(event_type, version)
         files[name] = _dumps({"$schema": JSON_SCHEMA_DIALECT, **schemas[f"{event_type}.v{version}"]})
-        route = ROUTES[event_type]
         entry = events.setdefault(event_type, {
             "topic": model.topic,
             "aggregate_type": model.aggregate_type,
-            "producer": route.producer,
-            "consumers": list(route.consumers),
+            "producer": ROUTES[event_type].producer,
+            "consumers": readers[event_type],
             "versions": {},
         })
         entry["versions"][str(version)] = name
@@ -68,11 +82,11 @@ def render() -> dict[str, str]:
     return files
 
 
-def write(out: Path) -> list[str]:
+def write(out: Path, consumers: Consumers) -> list[str]:
     """Write the export into ``out``; return the names of the files that changed (orphans are removed)."""
     out.mkdir(parents=True, exist_ok=True)
-    changed = stale_files(out)
-    files = render()
+    changed = stale_files(out, consumers)
+    files = render(consumers)
     for name in changed:
         path = out / name
         if name in files:
@@ -82,9 +96,9 @@ def write(out: Path) -> list[str]:
     return changed
 
 
-def stale_files(out: Path) -> list[str]:
+def stale_files(out: Path, consumers: Consumers) -> list[str]:
     """Names of the files in ``out`` that differ from the export, are missing, or are no longer exported."""
-    files = render()
+    files = render(consumers)
     stale = [name for name, content in files.items()
              if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != content]
     if out.is_dir():
@@ -92,14 +106,15 @@ def stale_files(out: Path) -> list[str]:
     return sorted(stale)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m smartcourse_events.export", description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None, *, consumers: Consumers,
+         prog: str = "python -m stacks.events_export") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files on disk are stale")
     args = parser.parse_args(argv)
     out: Path = args.out
     if args.check:
-        stale = stale_files(out)
+        stale = stale_files(out, consumers)
         if stale:
             print(f"stale event schemas in {out} (run `make events`):", file=sys.stderr)
             for name in stale:
@@ -107,10 +122,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         print(f"event schemas in {out} are up to date")
         return 0
-    changed = write(out)
-    print(f"wrote {len(render())} files to {out} ({len(changed)} changed)")
+    changed = write(out, consumers)
+    print(f"wrote {len(render(consumers))} files to {out} ({len(changed)} changed)")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

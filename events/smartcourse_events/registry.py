@@ -56,27 +56,31 @@ REGISTRY: dict[tuple[str, int], type[EventPayload]] = {(m.event_type, m.event_ve
 
 @dataclass(frozen=True)
 class Route:
-    """Who writes an event type and who reads it (events.md, "Topics and events")."""
+    """Who writes an event type (events.md, "Topics and events").
+
+    Who reads it is not here: each consumer function declares the event types it handles
+    (``KafkaTrigger.event_types`` in its service's catalogue), the one source of its subscriptions and of the
+    exported docs' consumers column.
+    """
 
     producer: str
-    consumers: tuple[str, ...]
 
 
 ROUTES: dict[str, Route] = {
-    "user.registered": Route("lms", ("notification", "analytics")),
-    "user.password_reset_requested": Route("lms", ("notification",)),
-    "user.email_verified": Route("lms", ("analytics",)),
-    "user.role_changed": Route("lms", ("analytics",)),
-    "course.created": Route("lms", ("analytics",)),
-    "course.published": Route("lms", ("ai", "analytics", "notification")),
-    "course.archived": Route("lms", ("ai", "analytics")),
-    "course.processing_completed": Route("ai", ("lms", "notification")),
-    "course.processing_failed": Route("ai", ("lms", "notification")),
-    "enrollment.created": Route("lms", ("notification", "analytics", "ai")),
-    "enrollment.dropped": Route("lms", ("analytics",)),
-    "enrollment.completed": Route("lms", ("notification", "analytics")),
-    "certificate.issued": Route("lms", ("notification", "analytics")),
-    "progress.updated": Route("lms", ("analytics",)),
+    "user.registered": Route("lms"),
+    "user.password_reset_requested": Route("lms"),
+    "user.email_verified": Route("lms"),
+    "user.role_changed": Route("lms"),
+    "course.created": Route("lms"),
+    "course.published": Route("lms"),
+    "course.archived": Route("lms"),
+    "course.processing_completed": Route("ai"),
+    "course.processing_failed": Route("ai"),
+    "enrollment.created": Route("lms"),
+    "enrollment.dropped": Route("lms"),
+    "enrollment.completed": Route("lms"),
+    "certificate.issued": Route("lms"),
+    "progress.updated": Route("lms"),
 }
 
 if {m.event_type for m in _MODELS} != set(ROUTES):  # pragma: no cover - a contract edit missed one side
@@ -201,8 +205,8 @@ def json_schemas() -> dict[str, Any]:
     """JSON Schema of the envelope and of every payload, keyed ``<event_type>.v<version>``.
 
     Each payload schema also says where the event travels: ``x-event-type``,
-    ``x-event-version``, ``x-topic``, ``x-aggregate-type``, ``x-producer`` and
-    ``x-consumers``.
+    ``x-event-version``, ``x-topic``, ``x-aggregate-type`` and ``x-producer``
+    (the export adds ``x-consumers`` from the consumer functions' declarations).
     """
     schemas: dict[str, Any] = {"envelope": EventEnvelope.model_json_schema()}
     for (event_type, version), model in sorted(REGISTRY.items()):
@@ -213,6 +217,5 @@ def json_schemas() -> dict[str, Any]:
         schema["x-topic"] = model.topic
         schema["x-aggregate-type"] = model.aggregate_type
         schema["x-producer"] = route.producer
-        schema["x-consumers"] = list(route.consumers)
         schemas[f"{event_type}.v{version}"] = schema
     return schemas

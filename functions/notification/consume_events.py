@@ -6,5 +6,6 @@ from smartcourse_notification.catalogue import function
 from smartcourse_notification.consumer import CONSUMER_NAME, EFFECTS
 
 FUNCTION = function("notification-consume-events")
-consumer = EventConsumer(name=CONSUMER_NAME, effects=EFFECTS, engine=get_engine)
+# EFFECTS covers FUNCTION.kafka.event_types exactly (EventConsumer checks it on import).
+consumer = EventConsumer(function=FUNCTION, name=CONSUMER_NAME, effects=EFFECTS, engine=get_engine)
 handler = consumer.lambda_handler

@@ -4,8 +4,11 @@ Usage, in a function module::
 
     from smartcourse.consumers import EventConsumer
     from smartcourse.db.engine import get_engine
+    from smartcourse_lms.catalogue import function
 
-    consumer = EventConsumer(name="lms-course-processing", effects={"course.processing_completed": apply},
+    # effects must cover exactly the entry's KafkaTrigger.event_types (checked when the module is imported)
+    consumer = EventConsumer(function=function("lms-consume-course-processing"), name="lms-course-processing",
+                             effects={"course.processing_completed": apply, "course.processing_failed": apply},
                              engine=get_engine)
     handler = consumer.lambda_handler
 """
@@ -14,6 +17,7 @@ from smartcourse.consumers.dlq import DeadLetterError, dead_letter_message
 from smartcourse.consumers.framework import (
     PROCESSED_EVENTS,
     BatchSummary,
+    ConsumerDeclarationError,
     Effect,
     EventConsumer,
     RetryLater,
@@ -24,6 +28,7 @@ from smartcourse.consumers.framework import (
 __all__ = [
     "PROCESSED_EVENTS",
     "BatchSummary",
+    "ConsumerDeclarationError",
     "DeadLetterError",
     "Effect",
     "EventConsumer",

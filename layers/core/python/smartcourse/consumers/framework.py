@@ -25,32 +25,39 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.kafka import ConsumerRecords, SchemaConfig, kafka_consumer
 from aws_lambda_powertools.utilities.kafka.consumer_records import ConsumerRecordRecords
 from smartcourse_events.base import EventPayload
 from smartcourse_events.envelope import EventEnvelope
-from smartcourse_events.registry import UnknownEventType, parse_event, payload_model
+from smartcourse_events.registry import REGISTRY, UnknownEventType, parse_event, payload_model
 from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.sql.expression import TableClause
 
+from smartcourse.catalogue import Function
 from smartcourse.consumers.dlq import dead_letter_message, send_dead_letter
 from smartcourse.db.messaging import PROCESSED_EVENTS
+from smartcourse.observability import (
+    METRICS_NAMESPACE,
+    bind_correlation_id,
+    correlation_scope,
+    envelope_correlation_id,
+    logger,
+    observed,
+)
 from smartcourse.settings import get_settings
 
 Effect = Callable[[EventEnvelope, Connection], None]
 
 JSON_VALUES = SchemaConfig(value_schema_type="JSON")
-METRICS_NAMESPACE = "SmartCourse"
 
 # Errors meaning "the database is not there", not "this record is bad": dead-lettering every record of the
 # batch during an outage would be wrong, so these fail the batch (redelivered later) instead.
 _INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
 
-logger = Logger(service="smartcourse-consumers")
 
 
 class RetryLater(Exception):
@@ -90,10 +97,22 @@ def _where(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {"topic": raw.get("topic"), "partition": raw.get("partition"), "offset": raw.get("offset")}
 
 
+class ConsumerDeclarationError(ValueError):
+    """A consumer's effects differ from the event types its catalogue entry declares (raised at import)."""
+
+
 @dataclass(frozen=True)
 class EventConsumer:
-    """One Kafka consumer: its name (the ``processed_events.consumer`` value) and an effect per event type."""
+    """One Kafka consumer: the function it is, its name (the ``processed_events.consumer`` value) and an effect
+    per event type.
 
+    ``function`` is the consumer's catalogue entry: its ``KafkaTrigger.event_types`` are the one declaration of
+    what it consumes (its topics, the stacks' event source mappings and the event docs derive from them), so
+    ``effects`` must handle exactly those types; anything else fails at construction, i.e. when the handler
+    module is imported.
+    """
+
+    function: Function
     name: str
     effects: Mapping[str, Effect]
     engine: Callable[[], Engine]
@@ -108,6 +127,21 @@ class EventConsumer:
     # How long after it was produced a record may keep failing the batch with RetryLater.
     retry_window_seconds: float = 300.0
     processed_table: TableClause = field(default=PROCESSED_EVENTS)
+
+    def __post_init__(self) -> None:
+        trigger = self.function.kafka
+        if trigger is None:
+            raise ConsumerDeclarationError(f"{self.function.name} declares no Kafka trigger")
+        declared, handled = set(trigger.event_types), set(self.effects)
+        problems = []
+        if undeclared := handled - declared:
+            problems.append(f"effects for undeclared event types {sorted(undeclared)}")
+        if unhandled := declared - handled:
+            problems.append(f"no effect for declared event types {sorted(unhandled)}")
+        if unknown := declared - {event_type for event_type, _version in REGISTRY}:
+            problems.append(f"declared event types without a contract {sorted(unknown)}")
+        if problems:
+            raise ConsumerDeclarationError(f"consumer {self.name} ({self.function.name}): {'; '.join(problems)}")
 
     # -- Lambda entry points ---------------------------------------------------------------------------
 
@@ -127,7 +161,8 @@ class EventConsumer:
         try:
             for record in records.records:
                 summary.records += 1
-                outcome = self._process_record(record, context)
+                with correlation_scope(None):  # each record's log lines carry its own event's correlation id
+                    outcome = self._process_record(record, context)
                 setattr(summary, outcome, getattr(summary, outcome) + 1)
         finally:
             self._publish_metrics(summary)
@@ -141,6 +176,7 @@ class EventConsumer:
             # The envelope alone first: a type this consumer does not handle is ignored even when its payload is
             # invalid (a shared topic's other consumers own that problem, and dead-letter it themselves).
             header = EventEnvelope.model_validate(value)
+            bind_correlation_id(envelope_correlation_id(header.correlation_id, header.event_id))
             if header.event_type not in self.effects:
                 logger.debug("event type without an effect ignored", extra={
                     "consumer": self.name, "event_id": str(header.event_id), "event_type": header.event_type})
@@ -248,4 +284,4 @@ def make_handler(consumer: EventConsumer) -> Callable[[dict[str, Any], Any], dic
     def handler(records: ConsumerRecords, context: Any) -> dict[str, int]:
         return consumer.process(records, context)
 
-    return handler
+    return observed(handler)

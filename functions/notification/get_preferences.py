@@ -3,6 +3,7 @@
 from typing import Any
 
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_notification.catalogue import function
 from smartcourse_notification.schemas import PreferencesOut
 from smartcourse_notification.service import get_notification_service
@@ -16,5 +17,6 @@ def get_my_preferences() -> PreferencesOut:
     return PreferencesOut.of(get_notification_service().preferences(principal(app)))
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

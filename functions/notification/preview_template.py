@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_notification.catalogue import function
 from smartcourse_notification.schemas import PreviewOut, PreviewRequest
 from smartcourse_notification.service import preview_template
@@ -18,5 +19,6 @@ def preview_notification_template(name: str, body: Annotated[PreviewRequest | No
     return PreviewOut.of(name, preview_template(principal(app), name, context))
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

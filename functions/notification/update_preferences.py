@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_notification.catalogue import function
 from smartcourse_notification.schemas import PreferencesOut, PreferencesUpdate
 from smartcourse_notification.service import get_notification_service
@@ -17,5 +18,6 @@ def update_my_preferences(body: Annotated[PreferencesUpdate, Body()]) -> Prefere
     return PreferencesOut.of(get_notification_service().update_preferences(principal(app), body.changes()))
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

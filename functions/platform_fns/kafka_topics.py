@@ -14,6 +14,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from smartcourse.observability import observed
+
 log = logging.getLogger(__name__)
 PHYSICAL_ID = "smartcourse-kafka-topics"
 DEFAULT_REPLICATION = -1  # the cluster's default (MSK Serverless fixes it at 3)
@@ -38,6 +40,7 @@ def wanted_topics(properties: Mapping[str, Any]) -> dict[str, int]:
     return {str(t["Name"]): int(t["Partitions"]) for t in properties.get("Topics") or []}
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from smartcourse.kafka_client import make_admin
 

@@ -4,8 +4,9 @@ import uuid
 from typing import Any
 
 from smartcourse.http import make_resolver, principal, require_role, route
+from smartcourse.observability import observed
 from smartcourse_lms.auth.domain import Role
-from smartcourse_lms.auth.schemas import RoleName, UserOut
+from smartcourse_lms.auth.schemas import UserOut
 from smartcourse_lms.auth.service import get_auth_service
 from smartcourse_lms.catalogue import function
 
@@ -14,10 +15,11 @@ app = make_resolver()
 
 
 @route(app, FUNCTION, response_model=UserOut, errors=(403, 404, 409))
-def revoke_role(user_id: uuid.UUID, role: RoleName) -> UserOut:
+def revoke_role(user_id: uuid.UUID, role: Role) -> UserOut:
     caller = require_role(principal(app), Role.ADMIN)
-    return UserOut.of(get_auth_service().revoke_role(caller, user_id, Role(role)))
+    return UserOut.of(get_auth_service().revoke_role(caller, user_id, role))
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

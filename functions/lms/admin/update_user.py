@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, require_role, route
+from smartcourse.observability import observed
 from smartcourse_lms.auth.domain import Role
 from smartcourse_lms.auth.schemas import UserOut, UserUpdateRequest
 from smartcourse_lms.auth.service import get_auth_service
@@ -21,5 +22,6 @@ def update_user(user_id: uuid.UUID, body: Annotated[UserUpdateRequest, Body()]) 
     return UserOut.of(user)
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

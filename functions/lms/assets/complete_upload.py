@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_lms.assets.schemas import AssetOut
 from smartcourse_lms.assets.service import get_asset_service
 from smartcourse_lms.catalogue import function
@@ -21,5 +22,6 @@ def complete_upload(asset_id: uuid.UUID) -> AssetOut:
     return AssetOut.of(get_asset_service().complete_upload(principal(app), asset_id))
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

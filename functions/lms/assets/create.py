@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_lms.assets.schemas import AssetCreateRequest, AssetOut
 from smartcourse_lms.assets.service import get_asset_service
 from smartcourse_lms.catalogue import function
@@ -17,5 +18,6 @@ def create_asset(body: Annotated[AssetCreateRequest, Body()]) -> AssetOut:
     return AssetOut.of(get_asset_service().create_asset(principal(app), body.model_dump()))
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 from smartcourse.http import make_resolver, optional_principal, route
+from smartcourse.observability import observed
 from smartcourse_lms.assets.schemas import AssetOut
 from smartcourse_lms.assets.service import get_asset_service
 from smartcourse_lms.catalogue import function
@@ -18,5 +19,6 @@ def get_asset(asset_id: uuid.UUID) -> AssetOut:
     return AssetOut.of(asset, content_url)
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

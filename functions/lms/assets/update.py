@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_lms.assets.schemas import AssetOut, AssetUpdateRequest
 from smartcourse_lms.assets.service import get_asset_service
 from smartcourse_lms.catalogue import function
@@ -21,5 +22,6 @@ for _fn in FUNCTIONS:
     route(app, _fn, response_model=AssetOut, errors=(400, 403, 404))(update_asset)
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_lms.assets.schemas import UploadUrlOut, UploadUrlRequest
 from smartcourse_lms.assets.service import get_asset_service
 from smartcourse_lms.catalogue import function
@@ -22,5 +23,6 @@ def request_upload_url(asset_id: uuid.UUID, body: Annotated[UploadUrlRequest, Bo
                         required_headers=ticket.required_headers)
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from smartcourse.observability import observed
+
 log = logging.getLogger(__name__)
 UNAUTHORIZED = "Unauthorized"
 
@@ -52,6 +54,7 @@ def policy(principal_id: str, effect: str, resource: str, context: dict[str, str
     return document
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from smartcourse.errors import Forbidden, Unauthorized
     from smartcourse_lms.auth.domain import ANONYMOUS_PRINCIPAL_ID

@@ -15,11 +15,13 @@ import uuid
 from typing import Any
 
 from smartcourse.errors import NotFound
+from smartcourse.observability import observed
 from smartcourse_lms.auth.service import get_auth_service
 
 PURPOSES = ("email_verification", "password_reset")
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     purpose = event.get("purpose")
     try:

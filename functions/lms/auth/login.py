@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from smartcourse.http import make_resolver, route, source_ip
+from smartcourse.observability import observed
 from smartcourse_lms.auth.schemas import LoginRequest, TokenOut
 from smartcourse_lms.auth.service import get_auth_service
 from smartcourse_lms.catalogue import function
@@ -54,5 +55,6 @@ def login() -> TokenOut:
     return TokenOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

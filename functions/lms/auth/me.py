@@ -3,6 +3,7 @@
 from typing import Any
 
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_lms.auth.schemas import UserOut
 from smartcourse_lms.auth.service import get_auth_service
 from smartcourse_lms.catalogue import function
@@ -16,5 +17,6 @@ def me() -> UserOut:
     return UserOut.of(get_auth_service().me(principal(app).user_id))
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

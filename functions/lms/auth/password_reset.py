@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, no_content, route
+from smartcourse.observability import observed
 from smartcourse_lms.auth.schemas import ResetPasswordRequest
 from smartcourse_lms.auth.service import get_auth_service
 from smartcourse_lms.catalogue import function
@@ -19,5 +20,6 @@ def password_reset(body: Annotated[ResetPasswordRequest, Body()]) -> Response[No
     return no_content()
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

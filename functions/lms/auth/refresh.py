@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, route
+from smartcourse.observability import observed
 from smartcourse_lms.auth.schemas import RefreshRequest, TokenOut
 from smartcourse_lms.auth.service import get_auth_service
 from smartcourse_lms.catalogue import function
@@ -18,5 +19,6 @@ def refresh(body: Annotated[RefreshRequest, Body()]) -> TokenOut:
     return TokenOut(access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in)
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

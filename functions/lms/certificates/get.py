@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
 from smartcourse_lms.enrollments.schemas import CertificateOut
 from smartcourse_lms.enrollments.service import get_enrollment_service
@@ -19,5 +20,6 @@ def get_certificate(certificate_id: uuid.UUID) -> CertificateOut:
     return CertificateOut.of(certificate, service.certificate_url(certificate))
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

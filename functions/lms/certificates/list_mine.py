@@ -1,11 +1,11 @@
 """GET /certificates/me: the caller's certificates, each with a presigned link to its document (paginated)."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
+from smartcourse.pagination import DEFAULT_LIMIT, Limit, Offset
 from smartcourse_lms.catalogue import function
-from smartcourse_lms.courses.schemas import MAX_OFFSET
 from smartcourse_lms.enrollments.schemas import CertificateOut, CertificatePageOut
 from smartcourse_lms.enrollments.service import get_enrollment_service
 
@@ -15,8 +15,8 @@ app = make_resolver()
 
 @route(app, FUNCTION, response_model=CertificatePageOut)
 def list_my_certificates(
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
 ) -> CertificatePageOut:
     service = get_enrollment_service()
     page = service.list_my_certificates(principal(app), limit=limit, offset=offset)
@@ -24,5 +24,6 @@ def list_my_certificates(
                               total=page.total, limit=page.limit, offset=page.offset)
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

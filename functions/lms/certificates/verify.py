@@ -3,6 +3,7 @@
 from typing import Any
 
 from smartcourse.http import make_resolver, route
+from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
 from smartcourse_lms.enrollments.schemas import CertificateVerificationOut
 from smartcourse_lms.enrollments.service import get_enrollment_service
@@ -18,5 +19,6 @@ def verify_certificate(serial_no: str) -> CertificateVerificationOut:
                                       course_title=c.course_title, issued_at=c.issued_at)
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
 from smartcourse_lms.courses.schemas import CourseOut
 from smartcourse_lms.courses.service import get_course_service
@@ -17,5 +18,6 @@ def archive_course(course_id: uuid.UUID) -> CourseOut:
     return CourseOut.of(get_course_service().archive_course(principal(app), course_id))
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

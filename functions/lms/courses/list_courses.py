@@ -5,16 +5,16 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from smartcourse.http import make_resolver, optional_principal, route
+from smartcourse.observability import observed
+from smartcourse.pagination import DEFAULT_LIMIT, Limit, Offset
 from smartcourse_lms.catalogue import function
 from smartcourse_lms.courses.schemas import (
     CATEGORY_MAX_LENGTH,
-    MAX_OFFSET,
     CourseOut,
     CoursePageOut,
-    CourseStatusName,
-    LevelName,
 )
 from smartcourse_lms.courses.service import get_course_service
+from smartcourse_lms.learning.courses import CourseStatus, Level
 
 FUNCTION = function("lms-courses-list")
 app = make_resolver()
@@ -24,11 +24,11 @@ app = make_resolver()
 def list_courses(
     q: Annotated[str | None, Query(max_length=200)] = None,
     category: Annotated[str | None, Query(max_length=CATEGORY_MAX_LENGTH)] = None,
-    level: Annotated[LevelName | None, Query()] = None,
+    level: Annotated[Level | None, Query()] = None,
     instructor_id: Annotated[uuid.UUID | None, Query()] = None,
-    status: Annotated[CourseStatusName | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    status: Annotated[CourseStatus | None, Query()] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
 ) -> CoursePageOut:
     page = get_course_service().list_courses(optional_principal(app), status=status, q=q, category=category,
                                              level=level, instructor_id=instructor_id, limit=limit, offset=offset)
@@ -36,5 +36,6 @@ def list_courses(
                          offset=page.offset)
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
 from smartcourse_lms.courses.schemas import CourseOut, CourseUpdateRequest
 from smartcourse_lms.courses.service import get_course_service
@@ -24,5 +25,6 @@ for _fn in FUNCTIONS:
     route(app, _fn, response_model=CourseOut, errors=(400, 403, 404, 409))(update_course)
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

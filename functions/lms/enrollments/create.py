@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import json_response, make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
 from smartcourse_lms.enrollments.schemas import EnrollmentOut, EnrollRequest
 from smartcourse_lms.enrollments.service import get_enrollment_service
@@ -26,5 +27,6 @@ def enroll(body: Annotated[EnrollRequest, Body()]) -> Response[Any]:
     return json_response(201 if result.created else 200, EnrollmentOut.of(result.enrollment).model_dump(mode="json"))
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

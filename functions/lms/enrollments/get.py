@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
 from smartcourse_lms.enrollments.schemas import EnrollmentOut
 from smartcourse_lms.enrollments.service import get_enrollment_service
@@ -17,5 +18,6 @@ def get_enrollment(enrollment_id: uuid.UUID) -> EnrollmentOut:
     return EnrollmentOut.of_view(get_enrollment_service().get_enrollment(principal(app), enrollment_id))
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

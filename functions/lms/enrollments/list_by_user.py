@@ -5,10 +5,12 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
+from smartcourse.pagination import DEFAULT_LIMIT, Limit, Offset
 from smartcourse_lms.catalogue import function
-from smartcourse_lms.courses.schemas import MAX_OFFSET
-from smartcourse_lms.enrollments.schemas import EnrollmentOut, EnrollmentPageOut, EnrollmentStatusName
+from smartcourse_lms.enrollments.schemas import EnrollmentOut, EnrollmentPageOut
 from smartcourse_lms.enrollments.service import get_enrollment_service
+from smartcourse_lms.learning.enrollments import EnrollmentStatus
 
 FUNCTION = function("lms-enrollments-list-by-user")
 app = make_resolver()
@@ -17,9 +19,9 @@ app = make_resolver()
 @route(app, FUNCTION, response_model=EnrollmentPageOut, errors=(403,))
 def list_user_enrollments(
     user_id: uuid.UUID,
-    status: Annotated[EnrollmentStatusName | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    status: Annotated[EnrollmentStatus | None, Query()] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
 ) -> EnrollmentPageOut:
     page = get_enrollment_service().list_for_user(principal(app), user_id, status=status, limit=limit,
                                                   offset=offset)
@@ -27,5 +29,6 @@ def list_user_enrollments(
                              limit=page.limit, offset=page.offset)
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

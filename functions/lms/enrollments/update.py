@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
 from smartcourse_lms.enrollments.schemas import EnrollmentOut, EnrollmentUpdateRequest
 from smartcourse_lms.enrollments.service import get_enrollment_service
@@ -23,5 +24,6 @@ for _fn in FUNCTIONS:
     route(app, _fn, response_model=EnrollmentOut, errors=(403, 404, 409))(update_enrollment)
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -5,6 +5,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from smartcourse.http import make_resolver, no_content, principal, route
+from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
 from smartcourse_lms.courses.service import get_course_service
 
@@ -18,5 +19,6 @@ def delete_module(module_id: uuid.UUID) -> Response[None]:
     return no_content()
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
 from smartcourse_lms.courses.schemas import ModuleOut, ModuleUpdateRequest
 from smartcourse_lms.courses.service import get_course_service
@@ -21,5 +22,6 @@ for _fn in FUNCTIONS:
     route(app, _fn, response_model=ModuleOut, errors=(400, 403, 404))(update_module)
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

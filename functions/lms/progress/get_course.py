@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
 from smartcourse_lms.enrollments.schemas import CourseProgressOut
 from smartcourse_lms.enrollments.service import get_enrollment_service
@@ -18,5 +19,6 @@ def get_course_progress(course_id: uuid.UUID, enrollment_id: uuid.UUID) -> Cours
                                                                              enrollment_id))
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

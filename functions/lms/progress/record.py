@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
 from smartcourse_lms.enrollments.schemas import ProgressRequest, ProgressUpdateOut
 from smartcourse_lms.enrollments.service import get_enrollment_service
@@ -18,5 +19,6 @@ def record_progress(asset_id: uuid.UUID, body: Annotated[ProgressRequest, Body()
     return ProgressUpdateOut.of(get_enrollment_service().record_progress(principal(app), asset_id, body.model_dump()))
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

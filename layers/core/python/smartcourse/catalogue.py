@@ -60,7 +60,8 @@ class KafkaTrigger:
     """A Kafka consumer: the event types it handles, the one declaration of who consumes what.
 
     Its topic subscriptions (and so the stacks' event source mappings) and the consumers column of the
-    exported event docs derive from ``event_types``; a test holds the handler's effects to the same set.
+    exported event docs derive from ``event_types``; the handler's ``EventConsumer`` is built from the
+    function and refuses effects that are not exactly these types (at import).
     """
 
     event_types: tuple[str, ...]

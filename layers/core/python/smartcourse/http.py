@@ -2,7 +2,9 @@
 
 Each function builds its resolver with ``make_resolver()`` and registers its
 one handler with ``@route(app, FUNCTION)``; the path and method come from the
-catalogue entry, never from a string in the handler module.
+catalogue entry, never from a string in the handler module. Its Lambda entry
+point is ``@observed`` (``smartcourse.observability``: JSON logs, the request's
+correlation id, tracing, metrics) around ``app.resolve``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,9 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
-from smartcourse import context
 from smartcourse.catalogue import Function
 from smartcourse.errors import (
     BadRequest,
@@ -99,19 +99,9 @@ def validation_response(errors: Sequence[Any]) -> Response:
     return json_response(HTTPStatus.UNPROCESSABLE_ENTITY, {"detail": validation_entries(errors)})
 
 
-def _correlation_middleware(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-    request_context = app.current_event.raw_event.get("requestContext") or {}
-    token = context.correlation_id.set(request_context.get("requestId") or str(uuid.uuid4()))
-    try:
-        return next_middleware(app)
-    finally:
-        context.correlation_id.reset(token)
-
-
 def make_resolver() -> APIGatewayRestResolver:
     """A REST (v1 proxy) resolver with request validation, JSON errors and no stack traces in bodies."""
     app = APIGatewayRestResolver(enable_validation=True)
-    app.use([_correlation_middleware])
 
     @app.exception_handler(DomainError)
     def _domain(error: DomainError) -> Response:

@@ -16,6 +16,7 @@ from smartcourse.catalogue import (
     docs_function,
     health_function,
 )
+from smartcourse.links import API_PREFIX, CERTIFICATE_VERIFY_PATH
 
 _DB = frozenset({Grant.DATABASE})
 _DB_JWT = frozenset({Grant.DATABASE, Grant.JWT_SIGNING_KEY})
@@ -31,7 +32,7 @@ def _lms(name: str, method: str, path: str, description: str, *, authorized: boo
         service=Service.LMS,
         handler=f"lms.{module or name.replace('-', '_')}.handler",
         description=description,
-        routes=(HttpRoute(method, f"/api/v1{path}", authorized, anonymous),),
+        routes=(HttpRoute(method, f"{API_PREFIX}{path}", authorized, anonymous),),
         grants=grants,
     )
 
@@ -135,7 +136,7 @@ API_FUNCTIONS: tuple[Function, ...] = (
     _lms("certificates-get", "GET", "/certificates/{certificate_id}",
          "A certificate with a link to its document (learner, course staff)",
          grants=frozenset({Grant.DATABASE, Grant.CERTIFICATE_BUCKET}), module="certificates.get"),
-    _lms("certificates-verify", "GET", "/certificates/verify/{serial_no}", "Verify a certificate serial (public)",
+    _lms("certificates-verify", "GET", CERTIFICATE_VERIFY_PATH, "Verify a certificate serial (public)",
          authorized=False, module="certificates.verify"),
     # Learning assets (the S3-touching ones also get the content bucket)
     _lms("assets-create", "POST", "/assets", "Add an asset to a module (staff)", module="assets.create"),

@@ -1,9 +1,15 @@
-"""The LMS database schema as SQLAlchemy Core tables (the migrations create the same)."""
+"""The LMS database schema as SQLAlchemy Core tables (the migrations create the same).
+
+The CHECK constraints and server defaults of vocabulary columns are built from the domain enums
+(``one_of(column, Enum)``): the domain is the one source of a status's values. The migrations keep literal
+copies of their own, as migrations must; a test holds the migrated database's constraints to the enums.
+"""
 
 from __future__ import annotations
 
 from smartcourse.db.conventions import new_metadata, one_of, timestamp
 from smartcourse.db.messaging import outbox_table, processed_events_table
+from smartcourse.principal import Role
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -21,16 +27,12 @@ from sqlalchemy import (
     text,
 )
 
+from smartcourse_lms.auth.domain import UserStatus
+from smartcourse_lms.learning.courses import AssetStatus, AssetType, CourseStatus, Level, ProcessingStatus
+from smartcourse_lms.learning.enrollments import EnrollmentStatus
+
 metadata = new_metadata()
 
-ROLES = ("student", "instructor", "admin")
-USER_STATUSES = ("active", "blocked")
-COURSE_STATUSES = ("draft", "published", "archived")
-PROCESSING_STATUSES = ("not_started", "processing", "ready", "failed")
-LEVELS = ("beginner", "intermediate", "advanced")
-ASSET_TYPES = ("video", "pdf", "article", "link", "quiz", "document", "other")
-ASSET_STATUSES = ("draft", "upload_pending", "ready", "rejected")
-ENROLLMENT_STATUSES = ("active", "completed", "dropped")
 # The expression behind the GIN index that ``GET /courses?q=`` searches (migration 0002 builds the same).
 COURSE_SEARCH_SQL = "to_tsvector('simple', title || ' ' || coalesce(description, ''))"
 
@@ -43,11 +45,11 @@ users = Table(
     Column("email", String(320), nullable=False),
     Column("password_hash", Text, nullable=False),
     Column("full_name", String(200)),
-    Column("status", String(16), nullable=False, server_default="active"),
+    Column("status", String(16), nullable=False, server_default=UserStatus.ACTIVE.value),
     timestamp("email_verified_at"),
     timestamp("created_at", nullable=False, default_now=True),
     timestamp("updated_at", nullable=False, default_now=True),
-    CheckConstraint(one_of("status", USER_STATUSES), name="status"),
+    CheckConstraint(one_of("status", UserStatus), name="status"),
     CheckConstraint("email = lower(btrim(email))", name="email_normalised"),
     Index("uq_users_email", "email", unique=True),
     Index("ix_users_created_at_id", "created_at", "id"),
@@ -62,7 +64,7 @@ user_roles = Table(
     timestamp("granted_at", nullable=False, default_now=True),
     Column("granted_by", Uuid, ForeignKey("users.id", ondelete="SET NULL")),
     PrimaryKeyConstraint("user_id", "role"),
-    CheckConstraint(one_of("role", ROLES), name="role"),
+    CheckConstraint(one_of("role", Role), name="role"),
     Index("ix_user_roles_role_user_id", "role", "user_id"),
 )
 
@@ -124,8 +126,8 @@ courses = Table(
     Column("id", Uuid, primary_key=True),
     Column("title", String(255), nullable=False),
     Column("description", Text),
-    Column("status", String(16), nullable=False, server_default="draft"),
-    Column("processing_status", String(16), nullable=False, server_default="not_started"),
+    Column("status", String(16), nullable=False, server_default=CourseStatus.DRAFT.value),
+    Column("processing_status", String(16), nullable=False, server_default=ProcessingStatus.NOT_STARTED.value),
     Column("instructor_id", Uuid, ForeignKey("users.id"), nullable=False),
     Column("max_students", Integer),
     Column("category", String(100)),
@@ -133,10 +135,10 @@ courses = Table(
     timestamp("created_at", nullable=False, default_now=True),
     timestamp("updated_at", nullable=False, default_now=True),
     timestamp("published_at"),
-    CheckConstraint(one_of("status", COURSE_STATUSES), name="status"),
-    CheckConstraint(one_of("processing_status", PROCESSING_STATUSES), name="processing_status"),
+    CheckConstraint(one_of("status", CourseStatus), name="status"),
+    CheckConstraint(one_of("processing_status", ProcessingStatus), name="processing_status"),
     CheckConstraint("max_students IS NULL OR max_students >= 1", name="max_students"),
-    CheckConstraint("level IS NULL OR " + one_of("level", LEVELS), name="level"),
+    CheckConstraint("level IS NULL OR " + one_of("level", Level), name="level"),
     Index("ix_courses_status_created_at", "status", text("created_at DESC")),
     Index("ix_courses_instructor_id", "instructor_id"),
     Index("ix_courses_category", "category"),
@@ -180,15 +182,15 @@ assets = Table(
     Column("source_url", String(2048)),
     Column("order_index", Integer, nullable=False, server_default="0"),
     Column("duration_seconds", Integer),
-    Column("status", String(16), nullable=False, server_default="draft"),
+    Column("status", String(16), nullable=False, server_default=AssetStatus.DRAFT.value),
     Column("size_bytes", BigInteger),
     Column("content_hash", String(64)),
     Column("content_version", Integer, nullable=False, server_default="0"),
     Column("validation_error", Text),
     timestamp("created_at", nullable=False, default_now=True),
     timestamp("updated_at", nullable=False, default_now=True),
-    CheckConstraint(one_of("asset_type", ASSET_TYPES), name="asset_type"),
-    CheckConstraint(one_of("status", ASSET_STATUSES), name="status"),
+    CheckConstraint(one_of("asset_type", AssetType), name="asset_type"),
+    CheckConstraint(one_of("status", AssetStatus), name="status"),
     CheckConstraint("duration_seconds IS NULL OR duration_seconds >= 0", name="duration_seconds"),
     Index("ix_assets_module_id_order_index", "module_id", "order_index"),
 )
@@ -199,12 +201,12 @@ enrollments = Table(
     Column("id", Uuid, primary_key=True),
     Column("user_id", Uuid, ForeignKey("users.id"), nullable=False),
     Column("course_id", Uuid, ForeignKey("courses.id"), nullable=False),
-    Column("status", String(16), nullable=False, server_default="active"),
+    Column("status", String(16), nullable=False, server_default=EnrollmentStatus.ACTIVE.value),
     Column("source", String(32)),
     timestamp("enrolled_at", nullable=False, default_now=True),
     timestamp("completed_at"),
     timestamp("dropped_at"),
-    CheckConstraint(one_of("status", ENROLLMENT_STATUSES), name="status"),
+    CheckConstraint(one_of("status", EnrollmentStatus), name="status"),
     UniqueConstraint("user_id", "course_id"),
     Index("ix_enrollments_course_id_status", "course_id", "status"),
 )
@@ -242,15 +244,7 @@ certificates = Table(
 )
 
 __all__ = [
-    "ASSET_STATUSES",
-    "ASSET_TYPES",
     "COURSE_SEARCH_SQL",
-    "COURSE_STATUSES",
-    "ENROLLMENT_STATUSES",
-    "LEVELS",
-    "PROCESSING_STATUSES",
-    "ROLES",
-    "USER_STATUSES",
     "asset_progress",
     "assets",
     "certificates",

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from botocore.config import Config
+from smartcourse.observability import sqs_correlation_attributes
 from smartcourse.settings import get_settings
 
 _DELIVERY_SERVICES = frozenset({"ses", "sns"})
@@ -50,4 +51,7 @@ def enqueue_send(send_id: uuid.UUID) -> None:
     queue_url = get_settings().notification_queue_url
     if not queue_url:
         raise RuntimeError("NOTIFICATION_QUEUE_URL is not set")
-    client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps({"send_id": str(send_id)}))
+    # The correlation id of the event being consumed travels along, so the sender's log lines carry it too.
+    attributes = sqs_correlation_attributes()
+    client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps({"send_id": str(send_id)}),
+                               **({"MessageAttributes": attributes} if attributes else {}))

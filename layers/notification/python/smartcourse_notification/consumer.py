@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from smartcourse.links import certificate_verify_url
 from smartcourse.settings import get_settings
 from smartcourse_events.envelope import EventEnvelope
 from smartcourse_events.registry import payload_model
@@ -30,7 +31,7 @@ from sqlalchemy import Connection
 from smartcourse_notification import repository as repo
 from smartcourse_notification.aws import enqueue_send
 from smartcourse_notification.rendering import template_spec
-from smartcourse_notification.rules import COURSE_KEY, DEFAULT_PREFERENCES, LINK_KEY, decide, send_id
+from smartcourse_notification.rules import COURSE_KEY, DEFAULT_PREFERENCES, LINK_KEY, SendStatus, decide, send_id
 
 CONSUMER_NAME = "notification-events"
 Effect = Callable[[EventEnvelope, Connection], None]
@@ -49,8 +50,8 @@ def course_url(course_id: uuid.UUID) -> str:
 
 
 def certificate_url(serial_no: str) -> str:
-    """The public verification route of the LMS API (GET /api/v1/certificates/verify/{serial_no})."""
-    return f"{get_settings().public_base_url.rstrip('/')}/api/v1/certificates/verify/{serial_no}"
+    """The public verification link of the LMS API (the route of ``lms-certificates-verify``)."""
+    return certificate_verify_url(get_settings().public_base_url, serial_no)
 
 
 def notify(conn: Connection, envelope: EventEnvelope, template: str, user_id: uuid.UUID,
@@ -66,10 +67,10 @@ def notify(conn: Connection, envelope: EventEnvelope, template: str, user_id: uu
                                   "channel": decision.channel.value, "template": template,
                                   "address": decision.address, "context": stored}
         if not decision.send:
-            repo.insert_send(conn, **common, status="skipped", last_error=decision.reason)
+            repo.insert_send(conn, **common, status=SendStatus.SKIPPED, last_error=decision.reason)
             continue
-        inserted = repo.insert_send(conn, **common, status="queued")
-        if inserted or repo.send_status(conn, sid) == "queued":
+        inserted = repo.insert_send(conn, **common, status=SendStatus.QUEUED)
+        if inserted or repo.send_status(conn, sid) == SendStatus.QUEUED:
             enqueue(sid)
 
 

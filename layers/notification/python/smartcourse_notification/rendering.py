@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from smartcourse.links import certificate_verify_url
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -109,7 +110,7 @@ TEMPLATES: dict[str, TemplateSpec] = {
             ("recipient_name", "course_title", "serial_no", "certificate_url"),
             "Course completed, with the certificate's public verification link (certificate.issued)",
             {"recipient_name": _SAMPLE_NAME, "course_title": _SAMPLE_COURSE, "serial_no": "SC-ABCDEFGHJKMN",
-             "certificate_url": "http://127.0.0.1:8000/api/v1/certificates/verify/SC-ABCDEFGHJKMN"},
+             "certificate_url": certificate_verify_url("http://127.0.0.1:8000", "SC-ABCDEFGHJKMN")},
         ),
         TemplateSpec(
             "course_processing_completed", Category.COURSE_UPDATES, (Channel.EMAIL, Channel.IN_APP),

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from smartcourse_notification.rules import Preferences, Recipient
+from smartcourse_notification.rules import Preferences, Recipient, SendStatus
 from smartcourse_notification.tables import courses, notifications, preferences, recipients, sends
 
 
@@ -167,8 +167,8 @@ def _send(row: Any) -> SendRecord:
 def claim_send(conn: Connection, send_id: uuid.UUID) -> SendRecord | None:
     """Atomically move a queued send to ``sending`` (one attempt more); None when it is not queued."""
     row = conn.execute(
-        update(sends).where(sends.c.id == send_id, sends.c.status == "queued")
-        .values(status="sending", attempts=sends.c.attempts + 1, updated_at=func.now())
+        update(sends).where(sends.c.id == send_id, sends.c.status == SendStatus.QUEUED)
+        .values(status=SendStatus.SENDING, attempts=sends.c.attempts + 1, updated_at=func.now())
         .returning(*sends.c)).first()
     return _send(row) if row else None
 
@@ -185,7 +185,7 @@ def finish_send(conn: Connection, send_id: uuid.UUID, status: str, *, provider_m
         values["address"] = address
     if provider_message_id is not None:
         values["provider_message_id"] = provider_message_id
-    if status == "sent":
+    if status == SendStatus.SENT:
         values["sent_at"] = func.now()
     if error is not None:
         values["last_error"] = error[:2000]

@@ -6,6 +6,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from smartcourse_notification.rendering import OPTIONAL_CATEGORIES, Channel, TemplateSpec
@@ -18,6 +19,17 @@ SEND_NAMESPACE = uuid.UUID("6f7c1d0e-3b0a-4f58-9a55-2c1f0b7e4d21")
 LINK_KEY = "link"
 COURSE_KEY = "course_id"
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+class SendStatus(StrEnum):
+    """Where one planned send stands in the sender's at-most-once ledger (the ``sends`` table)."""
+
+    QUEUED = "queued"  # planned, waiting for the sender
+    SENDING = "sending"  # claimed; a provider call may be under way
+    SENT = "sent"
+    FAILED = "failed"  # given up (last attempt, or a permanent error)
+    SKIPPED = "skipped"  # nothing to send (preferences, opted out, token no longer valid)
+    UNKNOWN = "unknown"  # a claim was found unfinished: it may or may not have been delivered, never retried
 
 
 def send_id(event_id: uuid.UUID, user_id: uuid.UUID, channel: Channel | str) -> uuid.UUID:

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from smartcourse_notification import repository as repo
 from smartcourse_notification.aws import client
 from smartcourse_notification.rendering import Channel, MissingVariables, Rendered, TokenLink, render, template_spec
-from smartcourse_notification.rules import COURSE_KEY, LINK_KEY
+from smartcourse_notification.rules import COURSE_KEY, LINK_KEY, SendStatus
 
 log = logging.getLogger("smartcourse_notification.sender")
 
@@ -111,13 +111,14 @@ class Sender:
             current = repo.get_send(conn, send_id)
         if current is None:
             raise SendNotFound(f"send {send_id} not found (yet)")
-        if current.status != "queued":
+        if current.status != SendStatus.QUEUED:
             return self._not_queued(current)
         try:
             context, address = self._resolve(current)
         except ProjectionNotReady as exc:
             last = receive_count >= max_receives()
-            self._finish(send_id, "failed" if last else "queued", error=str(exc), from_status="queued")
+            self._finish(send_id, SendStatus.FAILED if last else SendStatus.QUEUED, error=str(exc),
+                         from_status=SendStatus.QUEUED)
             raise
         if current.channel == Channel.IN_APP.value:
             return self._deliver_in_app(current, context)
@@ -128,9 +129,9 @@ class Sender:
         try:
             rendered = self._render(claimed, context, settings)
         except TokenRejected as exc:
-            return self._finish(send_id, "skipped", error=f"token no longer valid: {exc}")
+            return self._finish(send_id, SendStatus.SKIPPED, error=f"token no longer valid: {exc}")
         except MissingVariables as exc:  # a planning bug: retrying cannot help
-            return self._finish(send_id, "failed", error=str(exc))
+            return self._finish(send_id, SendStatus.FAILED, error=str(exc))
         except TokenUnavailable as exc:
             self._retry_or_fail(send_id, str(exc), receive_count)
             raise
@@ -139,18 +140,18 @@ class Sender:
                 message_id = self._email(address, rendered, settings)
             elif claimed.channel == Channel.SMS.value:
                 if self._opted_out(address):
-                    return self._finish(send_id, "skipped", error="phone number opted out of SMS")
+                    return self._finish(send_id, SendStatus.SKIPPED, error="phone number opted out of SMS")
                 message_id = self._sms(address, rendered)
             else:
-                return self._finish(send_id, "failed", error=f"unknown channel {claimed.channel}")
+                return self._finish(send_id, SendStatus.FAILED, error=f"unknown channel {claimed.channel}")
         except (ClientError, ConnectTimeoutError, EndpointConnectionError) as exc:
             # The provider answered with an error, or was never reached: nothing was delivered.
             self._retry_or_fail(send_id, _describe(exc), receive_count)
             raise DeliveryFailed(f"send {send_id}: {_log_safe(_describe(exc))}") from exc
         except BotoCoreError as exc:
             # E.g. a read timeout: the provider may have delivered. At most once: do not try again.
-            return self._finish(send_id, "unknown", error=_describe(exc))
-        outcome = self._finish(send_id, "sent", provider_message_id=message_id, address=address)
+            return self._finish(send_id, SendStatus.UNKNOWN, error=_describe(exc))
+        outcome = self._finish(send_id, SendStatus.SENT, provider_message_id=message_id, address=address)
         log.info("send delivered", extra={"send_id": str(send_id), "template": claimed.template,
                                           "channel": claimed.channel})
         return outcome
@@ -158,14 +159,14 @@ class Sender:
     # --- steps ------------------------------------------------------------------------------------------
 
     def _not_queued(self, current: repo.SendRecord) -> Outcome:
-        if current.status != "sending":
+        if current.status != SendStatus.SENDING:
             return Outcome(current.id, current.status, acted=False)  # done before: a duplicate message
         # A previous attempt died between claim and outcome: it may have delivered.
         with self._engine().begin() as conn:
-            repo.finish_send(conn, current.id, "unknown", from_status="sending",
+            repo.finish_send(conn, current.id, SendStatus.UNKNOWN, from_status=SendStatus.SENDING,
                              error="an earlier attempt ended mid-send; not sent again")
         log.warning("send outcome unknown", extra={"send_id": str(current.id)})
-        return Outcome(current.id, "unknown", acted=False)
+        return Outcome(current.id, SendStatus.UNKNOWN, acted=False)
 
     def _claim(self, send_id: uuid.UUID) -> repo.SendRecord | Outcome:
         with self._engine().begin() as conn:
@@ -203,7 +204,7 @@ class Sender:
         try:
             rendered = render(send.template, context)
         except MissingVariables as exc:
-            return self._finish(send.id, "failed", error=str(exc))
+            return self._finish(send.id, SendStatus.FAILED, error=str(exc))
         with self._engine().begin() as conn:
             claimed = repo.claim_send(conn, send.id)
             if claimed is not None:
@@ -211,12 +212,12 @@ class Sender:
                                          template=send.template, title=rendered.subject,
                                          body=rendered.in_app or rendered.subject, link=context.get(LINK_KEY),
                                          category=template_spec(send.template).category.value)
-                repo.finish_send(conn, send.id, "sent")
+                repo.finish_send(conn, send.id, SendStatus.SENT)
         if claimed is None:  # another delivery of the message got there first
             with self._engine().connect() as conn:
                 current = repo.get_send(conn, send.id)
             return self._not_queued(current) if current else Outcome(send.id, "missing", acted=False)
-        return Outcome(send.id, "sent", acted=True)
+        return Outcome(send.id, SendStatus.SENT, acted=True)
 
     def _render(self, send: repo.SendRecord, context: dict[str, Any], settings: Settings) -> Rendered:
         spec = template_spec(send.template)
@@ -253,7 +254,7 @@ class Sender:
         with self._engine().begin() as conn:
             repo.finish_send(conn, send_id, status, provider_message_id=provider_message_id, error=error,
                              from_status=from_status, address=address)
-        if status != "sent":
+        if status != SendStatus.SENT:
             log.warning("send not delivered", extra={"send_id": str(send_id), "status": status,
                                                      "reason": _log_safe(error)})
         return Outcome(send_id, status, acted=True)
@@ -261,7 +262,8 @@ class Sender:
     def _retry_or_fail(self, send_id: uuid.UUID, error: str, receive_count: int) -> None:
         last = receive_count >= max_receives()
         with self._engine().begin() as conn:
-            repo.finish_send(conn, send_id, "failed" if last else "queued", error=error, from_status="sending")
+            repo.finish_send(conn, send_id, SendStatus.FAILED if last else SendStatus.QUEUED, error=error,
+                             from_status=SendStatus.SENDING)
         log.warning("send attempt failed", extra={"send_id": str(send_id), "receive_count": receive_count,
                                                   "final": last, "reason": _log_safe(error)})
 

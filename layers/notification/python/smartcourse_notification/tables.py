@@ -1,4 +1,7 @@
-"""The notification database schema as SQLAlchemy Core tables (migrations/notification builds the same)."""
+"""The notification database schema as SQLAlchemy Core tables (migrations/notification builds the same).
+
+Vocabulary columns are checked against the domain enums (``Channel``, ``SendStatus``): their one source.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +22,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from smartcourse_notification.rendering import Channel
+from smartcourse_notification.rules import SendStatus
+
 metadata = new_metadata()
 
-CHANNELS = ("email", "sms", "in_app")
-SEND_STATUSES = ("queued", "sending", "sent", "failed", "skipped", "unknown")
 
 
 # Projection of user.registered: whom to write to (the LMS users table is never read).
@@ -87,7 +91,7 @@ sends = Table(
     Column("address", String(320), nullable=True),
     # Template variables; token *references* only, never a clear token.
     Column("context", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-    Column("status", String(10), nullable=False, server_default=text("'queued'")),
+    Column("status", String(10), nullable=False, server_default=text(f"'{SendStatus.QUEUED.value}'")),
     Column("provider_message_id", String(200), nullable=True),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("last_error", Text, nullable=True),
@@ -95,8 +99,8 @@ sends = Table(
     timestamp("updated_at", nullable=False, default_now=True),
     timestamp("sent_at"),
     UniqueConstraint("event_id", "user_id", "channel"),
-    CheckConstraint(one_of("channel", CHANNELS), name="channel"),
-    CheckConstraint(one_of("status", SEND_STATUSES), name="status"),
+    CheckConstraint(one_of("channel", Channel), name="channel"),
+    CheckConstraint(one_of("status", SendStatus), name="status"),
     Index(None, "user_id"),
 )
 

@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 
 
 class OutboxStatus(StrEnum):
@@ -17,9 +17,9 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"
 
 
-PENDING: Literal[OutboxStatus.PENDING] = OutboxStatus.PENDING
-FAILED: Literal[OutboxStatus.FAILED] = OutboxStatus.FAILED
-PUBLISHED: Literal[OutboxStatus.PUBLISHED] = OutboxStatus.PUBLISHED
+PENDING: Final = OutboxStatus.PENDING
+FAILED: Final = OutboxStatus.FAILED
+PUBLISHED: Final = OutboxStatus.PUBLISHED
 
 # last_error is for a person reading the table: long broker tracebacks are cut.
 MAX_ERROR_CHARS = 1000
@@ -48,7 +48,7 @@ class Backoff:
 @dataclass(frozen=True)
 class FailureOutcome:
     attempts: int
-    status: Literal["pending", "failed"]
+    status: Literal[OutboxStatus.PENDING, OutboxStatus.FAILED]
     delay_seconds: float
     error: str
 
@@ -57,7 +57,7 @@ def on_failure(attempts_before: int, max_attempts: int, error: BaseException | s
                rand: Callable[[], float] = random.random) -> FailureOutcome:
     """A failed attempt: count it; park the row as failed once ``max_attempts`` attempts have failed."""
     attempts = attempts_before + 1
-    status: Literal["pending", "failed"] = FAILED if attempts >= max_attempts else PENDING
+    status: Literal[OutboxStatus.PENDING, OutboxStatus.FAILED] = FAILED if attempts >= max_attempts else PENDING
     return FailureOutcome(attempts, status, backoff.delay(attempts, rand), describe(error))
 
 

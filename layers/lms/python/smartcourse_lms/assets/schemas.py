@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartcourse_lms.assets.repository import AssetRecord
 from smartcourse_lms.courses.schemas import Description, OrderIndex, Title
-
-AssetTypeName = Literal["video", "pdf", "article", "link", "quiz", "document", "other"]
-AssetStatusName = Literal["draft", "upload_pending", "ready", "rejected"]
+from smartcourse_lms.learning.courses import AssetStatus, AssetType
 
 SOURCE_URL_MAX_LENGTH = 2048
 DURATION_LIMIT = 10 * 365 * 24 * 3600  # far above any real asset, far below the column's range
@@ -28,7 +26,7 @@ class AssetCreateRequest(BaseModel):
     module_id: uuid.UUID
     title: Title
     description: Description | None = None
-    asset_type: AssetTypeName
+    asset_type: AssetType
     source_url: SourceUrl | None = None
     order_index: OrderIndex | None = Field(default=None, description="default: after the module's last asset")
     duration_seconds: Duration | None = None
@@ -41,7 +39,7 @@ class AssetUpdateRequest(BaseModel):
 
     title: Title | None = None
     description: Description | None = None
-    asset_type: AssetTypeName | None = None
+    asset_type: AssetType | None = None
     source_url: SourceUrl | None = None
     order_index: OrderIndex | None = None
     duration_seconds: Duration | None = None
@@ -55,11 +53,11 @@ class AssetOut(BaseModel):
     module_id: uuid.UUID
     title: str
     description: str | None
-    asset_type: AssetTypeName
+    asset_type: AssetType
     source_url: str | None
     order_index: int
     duration_seconds: int | None
-    status: AssetStatusName
+    status: AssetStatus
     size_bytes: int | None
     content_hash: str | None = Field(description="SHA-256 (hex) of the article content")
     content_version: int = Field(description="incremented by every accepted article upload")
@@ -100,6 +98,6 @@ class UploadUrlOut(BaseModel):
 class ContentOut(BaseModel):
     id: uuid.UUID
     title: str
-    asset_type: AssetTypeName
+    asset_type: AssetType
     content_url: str
     expires_in: int | None = Field(description="seconds the presigned URL stays valid; null for a source_url")

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from smartcourse.principal import Role
 
 from smartcourse_lms.auth.domain import (
     EMAIL_MAX_LENGTH,
@@ -14,13 +15,12 @@ from smartcourse_lms.auth.domain import (
     PASSWORD_MAX_LENGTH,
     PASSWORD_MIN_LENGTH,
     User,
+    UserStatus,
     check_password_policy,
     is_plausible_email,
     normalise_email,
 )
 
-RoleName = Literal["student", "instructor", "admin"]
-StatusName = Literal["active", "blocked"]
 TOKEN_MAX_LENGTH = 512
 
 
@@ -88,7 +88,7 @@ class ResetPasswordRequest(_Request):
 class UserUpdateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: StatusName | None = None
+    status: UserStatus | None = None
     full_name: FullName | None = None
 
 
@@ -96,15 +96,15 @@ class UserOut(BaseModel):
     id: uuid.UUID
     email: str
     full_name: str | None
-    roles: list[RoleName]
-    status: StatusName
+    roles: list[Role]
+    status: UserStatus
     email_verified: bool
     created_at: datetime
 
     @classmethod
     def of(cls, user: User) -> UserOut:
-        return cls(id=user.id, email=user.email, full_name=user.full_name, roles=[r.value for r in user.roles],
-                   status=user.status.value, email_verified=user.email_verified, created_at=user.created_at)
+        return cls(id=user.id, email=user.email, full_name=user.full_name, roles=list(user.roles),
+                   status=user.status, email_verified=user.email_verified, created_at=user.created_at)
 
 
 class UserPageOut(BaseModel):

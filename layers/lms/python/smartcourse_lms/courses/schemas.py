@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from smartcourse_lms.courses.repository import CourseRecord, ModuleRecord
-
-LevelName = Literal["beginner", "intermediate", "advanced"]
-CourseStatusName = Literal["draft", "published", "archived"]
-ProcessingStatusName = Literal["not_started", "processing", "ready", "failed"]
+from smartcourse_lms.learning.courses import CourseStatus, Level, ProcessingStatus
 
 TITLE_MAX_LENGTH = 255
 DESCRIPTION_MAX_LENGTH = 20_000
 CATEGORY_MAX_LENGTH = 100
 MAX_STUDENTS_LIMIT = 1_000_000  # far above any real course, far below the column's range
 ORDER_INDEX_LIMIT = 100_000
-MAX_OFFSET = 1_000_000
 
 
 def _not_blank(value: str) -> str:
@@ -42,7 +38,7 @@ class CourseCreateRequest(BaseModel):
     description: Description | None = None
     max_students: MaxStudents | None = None
     category: Category | None = None
-    level: LevelName | None = None
+    level: Level | None = None
     instructor_id: uuid.UUID | None = Field(default=None, description="admins only: the owning instructor")
 
 
@@ -55,7 +51,7 @@ class CourseUpdateRequest(BaseModel):
     description: Description | None = None
     max_students: MaxStudents | None = None
     category: Category | None = None
-    level: LevelName | None = None
+    level: Level | None = None
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
@@ -65,12 +61,12 @@ class CourseOut(BaseModel):
     id: uuid.UUID
     title: str
     description: str | None
-    status: CourseStatusName
-    processing_status: ProcessingStatusName
+    status: CourseStatus
+    processing_status: ProcessingStatus
     instructor_id: uuid.UUID
     max_students: int | None
     category: str | None
-    level: LevelName | None
+    level: Level | None
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from smartcourse_lms.enrollments.repository import AssetProgressRecord, CertificateRecord, EnrollmentRecord
 from smartcourse_lms.enrollments.service import CourseProgress, EnrollmentView, ProgressResult
+from smartcourse_lms.learning.enrollments import EnrollmentStatus
 
-EnrollmentStatusName = Literal["active", "completed", "dropped"]
 Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 MAX_TIME_SPENT_SECONDS = 10 * 365 * 24 * 3600  # one report; far below the column's range when accumulated
 
@@ -30,14 +30,14 @@ class EnrollmentUpdateRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: EnrollmentStatusName
+    status: EnrollmentStatus
 
 
 class EnrollmentOut(BaseModel):
     id: uuid.UUID
     user_id: uuid.UUID
     course_id: uuid.UUID
-    status: EnrollmentStatusName
+    status: EnrollmentStatus
     source: str | None
     enrolled_at: datetime
     completed_at: datetime | None
@@ -104,7 +104,7 @@ class CourseProgressBrief(BaseModel):
 class ProgressUpdateOut(BaseModel):
     asset_progress: AssetProgressOut
     course_progress: CourseProgressBrief
-    enrollment_status: EnrollmentStatusName
+    enrollment_status: EnrollmentStatus
     completed_at: datetime | None = Field(description="when the enrollment was completed")
     certificate_id: uuid.UUID | None = Field(description="set when this update completed the course")
 

@@ -11,10 +11,11 @@ from datetime import date, datetime
 from html import escape
 from urllib.parse import urlsplit
 
+from smartcourse.links import certificate_verify_url
+
 SERIAL_PREFIX = "SC-"
 SERIAL_CHARS = 12
 _SERIAL = re.compile(r"^SC-[A-Z2-7]{12}$")
-VERIFY_PATH = "/api/v1/certificates/verify/"
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
 
@@ -30,10 +31,10 @@ def is_valid_serial(serial: str) -> bool:
 
 
 def verification_url(base_url: str, serial: str) -> str:
-    """Public verification link; ``base_url`` is the LMS API root (without ``/api/v1``)."""
+    """Public verification link (the route of ``lms-certificates-verify``); ``base_url`` is the LMS API root."""
     if not is_valid_serial(serial):
         raise ValueError(f"Not a certificate serial: {serial!r}")
-    return base_url.rstrip("/") + VERIFY_PATH + serial
+    return certificate_verify_url(base_url, serial)
 
 
 def format_date(day: date) -> str:

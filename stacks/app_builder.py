@@ -78,8 +78,8 @@ def build(app: App, stage: str | None = None, *, nag_checks: bool = True) -> Sma
                              service=Service.ANALYTICS, local=local,
                              description=describe("Analytics API and functions"))
     lms.add_stack_dependency(notification)
-    for stack in (ai, analytics):
-        stack.add_stack_dependency(lms)
+    for service_stack in (ai, analytics):
+        service_stack.add_stack_dependency(lms)
     for stack in (shared, lms, notification, ai, analytics):
         for key, value in (("project", "smartcourse"), ("stage", config.name)):
             # RDS Proxy target groups take no tags (CloudFormation rejects them).

@@ -24,6 +24,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from smartcourse.catalogue import Function, Service
+from smartcourse.observability import METRICS_NAMESPACE, SERVICE_DIMENSION
 from smartcourse.outbox.metrics import OUTBOX_BROKER_UNAVAILABLE, OUTBOX_ROWS_FAILED
 from smartcourse_lms.catalogue import AUTHORIZER
 
@@ -31,7 +32,6 @@ from stacks import assets, nag
 from stacks.constructs.service_api import ServiceApi
 from stacks.constructs.service_function import (
     DLQ_RETENTION,
-    METRICS_NAMESPACE,
     ServiceFunction,
     construct_id,
     dead_letter_alarm,
@@ -150,7 +150,7 @@ class ServiceStack(Stack):
 
         def metric(name: str) -> cloudwatch.Metric:
             return cloudwatch.Metric(namespace=METRICS_NAMESPACE, metric_name=name,
-                                     dimensions_map={"service": service}, statistic="Sum",
+                                     dimensions_map={SERVICE_DIMENSION: service}, statistic="Sum",
                                      period=Duration.minutes(5))
 
         self.alarms.append(cloudwatch.Alarm(

@@ -3,8 +3,8 @@
 MSK Serverless has no CloudFormation resource for topics nor an attribute for
 its bootstrap brokers: the brokers come from ``kafka:GetBootstrapBrokers``
 (an SDK-call custom resource here); the topics are created by the
-``platform-kafka-topics`` function (:class:`KafkaTopics`, built by the LMS
-stack, which holds the function code and layers).
+``platform-kafka-topics`` function (:class:`KafkaTopics`, built by the shared
+stack, which holds the platform functions' code and layers).
 """
 
 from __future__ import annotations

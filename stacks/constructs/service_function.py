@@ -27,6 +27,7 @@ from constructs import Construct
 from smartcourse import catalogue
 from smartcourse.catalogue import Grant
 from smartcourse.db.names import database_name, role_name
+from smartcourse.observability import METRICS_NAMESPACE
 from smartcourse_events.topics import ALL_TOPICS
 from smartcourse_notification.catalogue import SEND_QUEUE
 
@@ -37,7 +38,6 @@ from stacks.constructs.storage_buckets import CERTIFICATE_PREFIX, CONTENT_PREFIX
 from stacks.shared_resources import SharedResources
 from stacks.stage_config import StageConfig
 
-METRICS_NAMESPACE = "SmartCourse"
 SUPPORTED_GRANTS = frozenset(Grant)
 KAFKA_GRANTS = frozenset({Grant.KAFKA_PRODUCE, Grant.KAFKA_TOPICS})
 DLQ_RETENTION = Duration.days(14)
@@ -209,7 +209,7 @@ class ServiceFunction(Construct):
         }
 
         # Written into the inline policy rather than through secret.grant_read / proxy.grant_connect, which
-        # would add an AWS::IAM::Policy resource per function (the LMS stack is near CloudFormation's 500).
+        # would add an AWS::IAM::Policy resource per function (a test keeps every stack under 300 resources).
         secret_arns: list[str] = []
         if uses_db:
             # Its own service's role only: no function can reach another service's database.

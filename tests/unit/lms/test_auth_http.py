@@ -14,7 +14,7 @@ from smartcourse_lms.auth.domain import Principal
 from stacks.services import function
 from tests.support.apigw import rest_event
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _resolver_with(event: dict) -> object:

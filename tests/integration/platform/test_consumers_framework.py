@@ -25,11 +25,12 @@ from smartcourse_events.registry import build_event
 from sqlalchemy import Connection, Engine, create_engine, text
 
 from tests.support.auth import count, fresh_database
+from tests.support.consumers import consumer_function
 from tests.support.paths import pythonpath
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CONSUMER = "it-consumer"
 
 
@@ -158,7 +159,7 @@ def make_consumer(engine: Engine, dlq_url: str | None, **overrides: Any) -> Even
                                "effects": {"course.processing_completed": record_effect,
                                            "course.processing_failed": record_effect}}
     options.update(overrides)
-    return EventConsumer(**options)
+    return EventConsumer(function=consumer_function(options["effects"]), **options)
 
 
 # --- tests ------------------------------------------------------------------------------------------------------
@@ -385,6 +386,7 @@ import json, os, sys
 from sqlalchemy import create_engine, text
 from smartcourse.consumers import EventConsumer
 from smartcourse.db.engine import normalise_url
+from tests.support.consumers import consumer_function
 
 db_url, event_path = sys.argv[1], sys.argv[2]
 engine = create_engine(normalise_url(db_url))
@@ -397,7 +399,8 @@ def effect(envelope, conn):
     if len(seen) == 3:
         os._exit(17)  # the sandbox dies mid-transaction: no rollback, no commit, no cleanup
 
-consumer = EventConsumer(name=%(name)r, effects={"course.processing_completed": effect}, engine=lambda: engine,
+consumer = EventConsumer(function=consumer_function(["course.processing_completed"]), name=%(name)r,
+                         effects={"course.processing_completed": effect}, engine=lambda: engine,
                          dlq_url="http://127.0.0.1:1/unused", max_attempts=1)
 with open(event_path) as fh:
     consumer.lambda_handler(json.load(fh), None)

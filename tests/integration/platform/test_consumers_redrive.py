@@ -12,8 +12,8 @@ from smartcourse.consumers.redrive import event_from_records, redrive
 from smartcourse_events.envelope import EventEnvelope
 from sqlalchemy import Connection, Engine
 
-import tests.integration.test_consumers_framework as fw
-from tests.integration.test_consumers_framework import (
+import tests.integration.platform.test_consumers_framework as fw
+from tests.integration.platform.test_consumers_framework import (
     dead_letters,
     effects_for,
     encoded,

@@ -17,8 +17,8 @@ import psycopg
 import pytest
 from localcloud.mailbox import SentEmail, fetch_emails, wait_for_email
 
+from tests.e2e.lms.test_enrollments_flow import _published_course
 from tests.e2e.support import Account, count, register, unique_email
-from tests.e2e.test_enrollments_flow import _published_course
 
 pytestmark = pytest.mark.e2e
 

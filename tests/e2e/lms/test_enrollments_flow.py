@@ -9,8 +9,8 @@ import httpx
 import psycopg
 import pytest
 
+from tests.e2e.lms.test_courses_authz import add_asset
 from tests.e2e.support import Account, count, register
-from tests.e2e.test_courses_authz import add_asset
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,6 @@ from messages really received from the queue.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import threading
@@ -25,11 +24,12 @@ import pytest
 from smartcourse.db.engine import normalise_url
 from smartcourse.settings import get_settings
 from smartcourse_events.envelope import EventEnvelope
-from smartcourse_events.registry import build_event, topic_for
+from smartcourse_events.registry import build_event
 from smartcourse_lms.auth.service import AuthService
 from sqlalchemy import Engine, create_engine, text
 
 from tests.support.auth import fresh_database, make_service
+from tests.support.events import msk_event
 
 pytestmark = pytest.mark.integration
 
@@ -162,22 +162,6 @@ def env(notification_url: str, aws: dict[str, Any], lambda_endpoint: str,
 
 
 # --- events in, messages out ----------------------------------------------------------------------------------
-
-
-def msk_event(*envelopes: EventEnvelope, offset: int = 0) -> dict[str, Any]:
-    """The MSK Lambda event for ``envelopes`` (one partition per topic, in the given order)."""
-    records: dict[str, list[dict[str, Any]]] = {}
-    for env in envelopes:
-        topic = topic_for(env.event_type, env.event_version)
-        chunk = records.setdefault(f"{topic}-0", [])
-        chunk.append({
-            "topic": topic, "partition": 0, "offset": offset + len(chunk), "timestamp": 1_700_000_000_000,
-            "timestampType": "CREATE_TIME", "key": base64.b64encode(env.key.encode()).decode(),
-            "value": base64.b64encode(json.dumps(env.to_json_dict()).encode()).decode(), "headers": [],
-        })
-    return {"eventSource": "aws:kafka",
-            "eventSourceArn": "arn:aws:kafka:us-east-1:000000000000:cluster/it/00000000-0000-0000-0000-000000000000-1",
-            "bootstrapServers": "127.0.0.1:9092", "records": records}
 
 
 def consume(*envelopes: EventEnvelope) -> dict[str, int]:

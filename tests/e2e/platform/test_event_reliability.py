@@ -26,7 +26,7 @@ from tests.e2e.support import unique_email
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PASSWORD = "Str0ng-pass"
 
 

@@ -20,7 +20,7 @@ from tests.support.paths import pythonpath as support_pythonpath
 lms_url, engine = fixtures.lms_url, fixtures.engine
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _bootstrap(url: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -19,8 +19,8 @@ import pytest
 from smartcourse.catalogue import Service
 
 from stacks.services import api_functions
+from tests.e2e.lms.test_courses_authz import add_asset
 from tests.e2e.support import Account, login, register, unique_email
-from tests.e2e.test_courses_authz import add_asset
 
 pytestmark = pytest.mark.e2e
 

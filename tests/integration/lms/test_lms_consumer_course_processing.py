@@ -25,7 +25,7 @@ from smartcourse_lms.courses import repository as course_repo
 from sqlalchemy import Engine, create_engine, text
 
 from stacks.services import function
-from tests.integration.test_consumers_framework import dead_letters, encoded, kafka_event
+from tests.integration.platform.test_consumers_framework import dead_letters, encoded, kafka_event
 from tests.support.auth import count, fresh_database
 
 pytestmark = pytest.mark.integration
@@ -112,14 +112,6 @@ def failed(course_id: uuid.UUID) -> EventEnvelope:
 def processed(engine: Engine, *envelopes: EventEnvelope) -> int:
     return count(engine, "SELECT count(*) FROM processed_events WHERE consumer = :c AND event_id = ANY(:ids)",
                  c=CONSUMER, ids=[e.event_id for e in envelopes])
-
-
-def test_the_catalogue_entry_is_a_kafka_consumer_of_course_events() -> None:
-    from smartcourse_events import topics
-
-    fn = function(FUNCTION)
-    assert fn.kafka is not None and topics.COURSE_EVENTS in fn.kafka.topics
-    assert fn.handler == "lms.consumers.course_processing.handler"
 
 
 def test_completed_and_failed_set_the_processing_status(kafka: Any, engine: Engine, instructor: uuid.UUID,

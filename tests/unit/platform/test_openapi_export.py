@@ -7,7 +7,7 @@ from pathlib import Path
 from stacks.openapi_export import render
 from stacks.services import APIS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_checked_in_openapi_documents_are_current() -> None:

@@ -24,7 +24,7 @@ from tests.support.auth import count
 lms_url, engine, handler_env = fixtures.lms_url, fixtures.engine, fixtures.handler_env
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _module(name: str) -> ModuleType:
@@ -240,7 +240,7 @@ def test_admin_functions(handler_env: str) -> None:
 
 
 def test_authorizer(handler_env: str) -> None:
-    authorizer = _platform_module("authorizer")
+    authorizer = _module("lms-authorizer")
     email = _email()
     user = _register(email)
     token = _login(email)["access_token"]
@@ -282,7 +282,9 @@ def test_openapi_documents_auth_and_admin(handler_env: str) -> None:
     from smartcourse.catalogue import Service
     from smartcourse.openapi import build_openapi
 
-    document = build_openapi(Service.LMS)
+    from stacks.services import api_functions
+
+    document = build_openapi(Service.LMS, api_functions(Service.LMS))
     register = document["paths"]["/api/v1/auth/register"]["post"]
     assert register["tags"] == ["Auth"] and "201" in {str(k) for k in register["responses"]}
     assert document["paths"]["/api/v1/admin/users"]["get"]["tags"] == ["Admin"]

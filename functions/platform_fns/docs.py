@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ _SWAGGER_ASSETS = {
     "/docs.css": ("swagger-ui.min.css", "text/css"),
 }
 CODE_ROOT = Path(__file__).resolve().parents[1]
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
+_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)*")
 # This handler has no resolver; its operations, for the API's document (the Swagger UI's assets are not API).
 OPENAPI_PATHS: dict[str, Any] = {
     "/openapi.json": {"get": {
@@ -66,18 +69,22 @@ def server_url(event: dict[str, Any]) -> str:
     """The base URL of the request: scheme and host as the client used them, plus the stage or base path.
 
     API Gateway's ``requestContext.path`` is the path the client sent (``/dev/openapi.json`` on the
-    execute-api host, ``/v1/openapi.json`` under a custom domain's base path ``v1``); ``path`` is the same
-    without that prefix. What is left over is the prefix every operation of the API answers under.
+    execute-api host, ``/v1/openapi.json`` under a custom domain's base path ``v1``); ``resource`` is the
+    route's own path (``/openapi.json``: the docs routes have no parameters). What precedes it is the prefix
+    every operation of the API answers under. Only a plain host name and http/https are taken from the
+    request's headers (the URL ends up in a page's script).
     """
     context = event.get("requestContext") or {}
     full_path = str(context.get("path") or event.get("path") or "")
-    path = str(event.get("path") or "")
-    prefix = full_path[: -len(path)] if path and full_path.endswith(path) else ""
-    host = _header(event, "host") or context.get("domainName")
-    if not host:
+    resource = str(event.get("resource") or event.get("path") or "")
+    prefix = full_path[: -len(resource)] if resource and full_path.endswith(resource) else ""
+    if not _PREFIX.fullmatch(prefix):
+        prefix = ""
+    host = _header(event, "host") or str(context.get("domainName") or "")
+    if not _HOST.fullmatch(host):
         return prefix or "/"
-    scheme = (_header(event, "x-forwarded-proto") or "https").split(",")[0].strip()
-    return f"{scheme}://{host}{prefix}"
+    scheme = (_header(event, "x-forwarded-proto") or "https").split(",")[0].strip().lower()
+    return f"{scheme if scheme in ('http', 'https') else 'https'}://{host}{prefix}"
 
 
 def _swagger_dir() -> Path:
@@ -90,7 +97,9 @@ def _page(spec: str) -> str:
     from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
 
     # Relative asset links keep working under a stage prefix.
-    return generate_swagger_html(spec, "docs.js", "docs.css", swagger_base_url="docs", oauth2_config=None)
+    # The document goes into an inline script: no "</script>" may end it early.
+    return generate_swagger_html(spec.replace("<", "\\u003c"), "docs.js", "docs.css", swagger_base_url="docs",
+                                 oauth2_config=None)
 
 
 @observed

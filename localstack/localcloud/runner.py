@@ -197,8 +197,9 @@ class LocalCloudRunner:
             return None
         credentials = self.database_credentials.get(database)
         if credentials is None:
-            log.warning("%s: no database role for %s; it connects as DATABASE_URL's user", function, database)
-            return server
+            # Fail closed: in AWS such a function could not log in either (no role, no secret for it).
+            known = sorted(self.database_credentials)
+            raise ValueError(f"{function}: no database role for {database} (roles: {known})")
         from sqlalchemy import make_url
 
         user, password = credentials

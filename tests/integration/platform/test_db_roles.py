@@ -87,11 +87,21 @@ def test_a_role_connects_to_its_own_database_only(provisioned: Any, server: Post
     with connect(server, service, passwords[service]) as conn:
         assert conn.execute("SELECT current_user, current_database()").fetchone() == (
             role_name(service), database_name(service))
-    for other in DATABASE_SERVICES:
-        if other == service:
-            continue
-        with pytest.raises(psycopg.OperationalError, match=f'permission denied for database "{database_name(other)}"'):
-            connect(server, service, passwords[service], database_name(other))
+    others = [database_name(o) for o in DATABASE_SERVICES if o != service]
+    for other in [*others, "postgres", "template1"]:  # nor the cluster's own databases
+        with pytest.raises(psycopg.OperationalError, match=f'permission denied for database "{other}"'):
+            connect(server, service, passwords[service], other)
+    with admin(server) as conn:  # the admin keeps its way in
+        assert conn.execute("SELECT current_database()").fetchone() == ("postgres",)
+
+
+def test_a_role_cannot_touch_the_migrations_bookkeeping(provisioned: Any, server: PostgresService,
+                                                        passwords: dict[str, str]) -> None:
+    """A role that could rewrite alembic_version could make the next deploy skip or repeat migrations."""
+    with connect(server, "lms", passwords["lms"]) as conn:
+        for statement in ("SELECT version_num FROM alembic_version", "UPDATE alembic_version SET version_num = 'x'"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
 
 
 def test_a_role_changes_rows_of_its_migrated_tables(provisioned: Any, server: PostgresService,
@@ -168,6 +178,8 @@ def test_a_clear_password_literal_survives_the_server(provisioned: Any, server: 
     role = f"smartcourse_quoting_{uuid.uuid4().hex[:6]}"
     with admin(server) as conn:
         conn.execute(roles.create_role_sql(role, AWKWARD_PASSWORD))
+        # postgres is closed to PUBLIC by the provisioning: this role gets in by an explicit grant.
+        conn.execute(psycopg.sql.SQL("GRANT CONNECT ON DATABASE postgres TO {}").format(psycopg.sql.Identifier(role)))
     try:
         with psycopg.connect(host="127.0.0.1", port=server.port, user=role, password=AWKWARD_PASSWORD,
                              dbname="postgres", connect_timeout=5) as conn:
@@ -176,6 +188,8 @@ def test_a_clear_password_literal_survives_the_server(provisioned: Any, server: 
             psycopg.connect(host="127.0.0.1", port=server.port, user=role, password="it's a ", dbname="postgres")
     finally:
         with admin(server) as conn:
+            conn.execute(psycopg.sql.SQL("REVOKE CONNECT ON DATABASE postgres FROM {}").format(
+                psycopg.sql.Identifier(role)))
             conn.execute(psycopg.sql.SQL("DROP ROLE {}").format(psycopg.sql.Identifier(role)))
 
 

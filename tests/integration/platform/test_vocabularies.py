@@ -23,8 +23,7 @@ from smartcourse_lms.auth.domain import UserStatus
 from smartcourse_lms.learning.courses import AssetStatus, AssetType, CourseStatus, Level, ProcessingStatus
 from smartcourse_lms.learning.enrollments import EnrollmentStatus
 from smartcourse_notification import tables as notification_tables
-from smartcourse_notification.rendering import Channel
-from smartcourse_notification.rules import SendStatus
+from smartcourse_notification.domain import Channel, SendStatus
 from sqlalchemy import CheckConstraint, MetaData, create_engine, text
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from smartcourse_notification.rendering import OPTIONAL_CATEGORIES, TEMPLATES, Channel
+from smartcourse_notification.domain import Channel
+from smartcourse_notification.rendering import OPTIONAL_CATEGORIES, TEMPLATES
 from smartcourse_notification.rules import DEFAULT_PREFERENCES, Preferences, Recipient, decide, is_e164, send_id
 
 ADA = Recipient(uuid.uuid4(), "ada@example.test", None)

@@ -24,8 +24,7 @@ def test_one_spelling_of_database_and_role_names() -> None:
     assert database_name(Service.NOTIFICATION) == "smartcourse_notification"
     assert service_of_database("smartcourse_analytics") == "analytics"
     assert service_of_database("postgres") is None
-    # Every service with data of its own has a database; the platform has none.
-    assert set(DATABASE_SERVICES) == {str(s) for s in Service} - {str(Service.PLATFORM)}
+    assert "platform" not in DATABASE_SERVICES and "lms" in DATABASE_SERVICES
 
 
 @pytest.mark.parametrize("bad", ["", "LMS", "lms-x", "lms;drop", 'a"b', "x" * 60, "1lms", "lms "])
@@ -119,8 +118,10 @@ def test_service_secret_arns_are_a_json_object_of_services() -> None:
     for bad in ("not json", '["arn"]', '{"lms": 3}', '{"lms": ""}'):
         with pytest.raises(ValueError, match="DB_SERVICE_SECRET_ARNS"):
             service_secret_arns(bad)
-    with pytest.raises(ValueError, match="not a service name"):
+    with pytest.raises(ValueError, match="names no service"):
         service_secret_arns('{"LMS; --": "arn:a"}')
+    with pytest.raises(ValueError, match="names no service: admin"):
+        service_secret_arns('{"lms": "arn:a", "admin": "arn:b"}')  # would name the master user
 
 
 def test_a_service_secret_must_name_the_service_role() -> None:
@@ -157,10 +158,12 @@ def test_the_runner_gives_a_function_its_own_service_role(tmp_path: Path) -> Non
     assert (lms.username, lms.password, lms.host, lms.port, lms.database) == (
         "smartcourse_lms", "p@ss/:w", "127.0.0.1", 5432, None)
     assert make_url(runner.database_server_url("f", {"DB_NAME": "smartcourse_ai"}) or "").username == "smartcourse_ai"
-    # The migrate function, or a database it has no role for: DATABASE_URL as it is (the admin).
+    # The migrate function: DATABASE_URL as it is (the admin, as the master secret in AWS).
     assert runner.database_server_url("f", {"DB_SERVICE_SECRET_ARNS": "{}"}) == server
     assert runner.database_server_url("f", {"DB_NAME": "smartcourse_lms", "DB_SERVICE_SECRET_ARNS": "{}"}) == server
-    assert runner.database_server_url("f", {"DB_NAME": "runner_test_db"}) == server
+    # A database without a role: refused, never the admin (in AWS it would have no credentials either).
+    with pytest.raises(ValueError, match="no database role for runner_test_db"):
+        runner.database_server_url("f", {"DB_NAME": "runner_test_db"})
     # No DB_NAME: no database access at all, as in AWS.
     assert runner.database_server_url("f", {}) is None
     # Without credentials the runner behaves as before: DATABASE_URL for every function.

@@ -30,8 +30,9 @@ from sqlalchemy import Connection
 
 from smartcourse_notification import repository as repo
 from smartcourse_notification.aws import enqueue_send
+from smartcourse_notification.domain import SendStatus
 from smartcourse_notification.rendering import template_spec
-from smartcourse_notification.rules import COURSE_KEY, DEFAULT_PREFERENCES, LINK_KEY, SendStatus, decide, send_id
+from smartcourse_notification.rules import COURSE_KEY, DEFAULT_PREFERENCES, LINK_KEY, decide, send_id
 
 CONSUMER_NAME = "notification-events"
 Effect = Callable[[EventEnvelope, Connection], None]

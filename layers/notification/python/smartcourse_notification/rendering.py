@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,20 +20,9 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 from smartcourse.links import certificate_verify_url
 
+from smartcourse_notification.domain import Category, Channel
+
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-
-
-class Channel(StrEnum):
-    EMAIL = "email"
-    SMS = "sms"
-    IN_APP = "in_app"
-
-
-class Category(StrEnum):
-    TRANSACTIONAL = "transactional"  # account mail: sent whatever the preferences say
-    COURSE_UPDATES = "course_updates"
-    PROGRESS = "progress"
-    MARKETING = "marketing"
 
 
 # Categories a user may switch off (transactional is not one of them), with their defaults.

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from smartcourse_notification.rules import Preferences, Recipient, SendStatus
+from smartcourse_notification.domain import SendStatus
+from smartcourse_notification.rules import Preferences, Recipient
 from smartcourse_notification.tables import courses, notifications, preferences, recipients, sends
 
 

@@ -6,10 +6,10 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from smartcourse_notification.rendering import OPTIONAL_CATEGORIES, Channel, TemplateSpec
+from smartcourse_notification.domain import Channel
+from smartcourse_notification.rendering import OPTIONAL_CATEGORIES, TemplateSpec
 
 # Fixed namespace: a send's id is a function of (event, recipient, channel), so a redelivered event
 # recreates the very same id and can never plan a second send.
@@ -19,17 +19,6 @@ SEND_NAMESPACE = uuid.UUID("6f7c1d0e-3b0a-4f58-9a55-2c1f0b7e4d21")
 LINK_KEY = "link"
 COURSE_KEY = "course_id"
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-
-
-class SendStatus(StrEnum):
-    """Where one planned send stands in the sender's at-most-once ledger (the ``sends`` table)."""
-
-    QUEUED = "queued"  # planned, waiting for the sender
-    SENDING = "sending"  # claimed; a provider call may be under way
-    SENT = "sent"
-    FAILED = "failed"  # given up (last attempt, or a permanent error)
-    SKIPPED = "skipped"  # nothing to send (preferences, opted out, token no longer valid)
-    UNKNOWN = "unknown"  # a claim was found unfinished: it may or may not have been delivered, never retried
 
 
 def send_id(event_id: uuid.UUID, user_id: uuid.UUID, channel: Channel | str) -> uuid.UUID:

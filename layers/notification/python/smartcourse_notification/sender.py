@@ -25,8 +25,9 @@ from sqlalchemy import Engine
 
 from smartcourse_notification import repository as repo
 from smartcourse_notification.aws import client
-from smartcourse_notification.rendering import Channel, MissingVariables, Rendered, TokenLink, render, template_spec
-from smartcourse_notification.rules import COURSE_KEY, LINK_KEY, SendStatus
+from smartcourse_notification.domain import Channel, SendStatus
+from smartcourse_notification.rendering import MissingVariables, Rendered, TokenLink, render, template_spec
+from smartcourse_notification.rules import COURSE_KEY, LINK_KEY
 
 log = logging.getLogger("smartcourse_notification.sender")
 

@@ -22,8 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from smartcourse_notification.rendering import Channel
-from smartcourse_notification.rules import SendStatus
+from smartcourse_notification.domain import Channel, SendStatus
 
 metadata = new_metadata()
 

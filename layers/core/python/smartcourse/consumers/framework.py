@@ -47,8 +47,12 @@ from smartcourse.observability import (
     envelope_correlation_id,
     logger,
     observed,
+    service_name,
 )
 from smartcourse.settings import get_settings
+
+# Records a consumer gave up on (sent to its DLQ), per run; dimensions: the service and the consumer.
+RECORDS_DEAD_LETTERED = "ConsumerRecordsDeadLettered"
 
 Effect = Callable[[EventEnvelope, Connection], None]
 
@@ -268,9 +272,9 @@ class EventConsumer:
         if not summary.dead_lettered:
             return
         try:
-            metrics = Metrics(namespace=METRICS_NAMESPACE, service=self.name)
+            metrics = Metrics(namespace=METRICS_NAMESPACE, service=service_name())
             metrics.add_dimension(name="consumer", value=self.name)
-            metrics.add_metric(name="ConsumerRecordsDeadLettered", unit=MetricUnit.Count,
+            metrics.add_metric(name=RECORDS_DEAD_LETTERED, unit=MetricUnit.Count,
                                value=summary.dead_lettered)
             metrics.flush_metrics()
         except Exception:  # metrics are best effort; the DLQ already has the records

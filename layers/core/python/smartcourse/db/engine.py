@@ -52,6 +52,8 @@ def make_engine(url: str | URL) -> Engine:
         pool_pre_ping=True,
         pool_recycle=300,
         connect_args={"connect_timeout": 5},
+        # A statement's error text must not carry its parameters into logs (hashes, emails, tokens).
+        hide_parameters=True,
     )
 
 

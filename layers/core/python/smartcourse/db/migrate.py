@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import URL
 
-from smartcourse.db.names import database_name, role_name
+from smartcourse.db.names import DATABASE_SERVICES, database_name, role_name
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,8 @@ def provision(admin_url: str | URL, passwords: Mapping[str, str | None], *, serv
     url = normalise_url(admin_url)
     wanted = dict.fromkeys([*migrated_services(base), *passwords, *services])
     done: dict[str, list[str]] = {"databases": [], "roles": [], "migrated": []}
+    if passwords:
+        roles.close_shared_databases(url)
     for service in sorted(wanted, key=lambda s: (s != PRIMARY_SERVICE, s)):
         database, role = database_name(service), role_name(service)
         roles.ensure_database(url, database)
@@ -189,8 +191,10 @@ def service_secret_arns(raw: str | None) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and v
                                               for k, v in value.items()):
         raise ValueError("DB_SERVICE_SECRET_ARNS must be a JSON object of service name -> secret ARN")
-    for service in value:
-        database_name(service)  # a service name (ValueError otherwise)
+    strangers = sorted(set(value) - set(DATABASE_SERVICES))
+    if strangers:
+        # Never a role outside the services' (e.g. "admin" would name the master user and strip its rights).
+        raise ValueError(f"DB_SERVICE_SECRET_ARNS names no service: {', '.join(strangers)}")
     return dict(value)
 
 

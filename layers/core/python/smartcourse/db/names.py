@@ -5,16 +5,17 @@ connect to and change that database only (see :mod:`smartcourse.db.roles`). The 
 service secrets' usernames), the migrate function, the settings' default and the local cloud all take the
 names from here.
 
-Pure: no I/O, no imports beyond the standard library (handlers import it through the settings).
+Pure: no I/O (handlers import it through the settings).
 """
 
 from __future__ import annotations
 
 import re
 
-# The services that own a database (every service of ``smartcourse.catalogue.Service`` but the platform,
-# which has no data of its own; a unit test keeps the two equal).
-DATABASE_SERVICES: tuple[str, ...] = ("lms", "notification", "ai", "analytics")
+from smartcourse.catalogue import Service
+
+# The services that own a database: every service but the platform, which has no data of its own.
+DATABASE_SERVICES: tuple[str, ...] = tuple(str(s) for s in Service if s is not Service.PLATFORM)
 
 PREFIX = "smartcourse_"
 # A service name: lower-case letters, digits and underscores, so that the derived names are plain

@@ -44,6 +44,9 @@ SCHEMA = "public"
 # Where cluster-wide statements (CREATE ROLE, CREATE DATABASE) run when the admin URL names no database:
 # every PostgreSQL server (and Aurora PostgreSQL) has it.
 MAINTENANCE_DATABASE = "postgres"
+# Databases every cluster has, open to PUBLIC by default: closed to the service roles.
+SHARED_DATABASES = ("postgres", "template1")
+MIGRATIONS_TABLE = "alembic_version"
 
 
 # ---------------------------------------------------------------------------------------------- pure helpers
@@ -198,10 +201,39 @@ def grant_database(admin_url: str | URL, database: str, role: str) -> None:
 
 
 def grant_schema(admin_url: str | URL, database: str, role: str) -> None:
-    """Inside ``database``: ``role``'s row access to every table and sequence, now and for later migrations."""
+    """Inside ``database``: ``role``'s row access to every table and sequence, now and for later migrations.
+
+    Except the migrations' own bookkeeping: a service role that could rewrite ``alembic_version`` could make
+    the next deploy skip or repeat migrations.
+    """
     with _connect(admin_url, database) as connection, connection.transaction():
         for statement in schema_grants_sql(role):
             connection.execute(statement)
+        if connection.execute(sql.SQL("SELECT to_regclass({})").format(
+                sql.Literal(f"{SCHEMA}.{MIGRATIONS_TABLE}"))).fetchone() != (None,):
+            connection.execute(sql.SQL("REVOKE ALL ON TABLE {}.{} FROM {}").format(
+                sql.Identifier(SCHEMA), sql.Identifier(MIGRATIONS_TABLE), identifier(role)))
+
+
+def close_shared_databases(admin_url: str | URL) -> list[str]:
+    """Take ``CONNECT``/``TEMPORARY`` on the cluster's own databases (``postgres``, ``template1``) from ``PUBLIC``.
+
+    Otherwise every service role could still connect there (and make temporary tables). The admin keeps its
+    access (granted explicitly first). Where the admin does not own one (a managed service's), it is left as
+    it is and reported; returns the databases closed.
+    """
+    closed: list[str] = []
+    for database in SHARED_DATABASES:
+        db = identifier(database, "database")
+        with _connect(admin_url) as connection:
+            try:
+                with connection.transaction():
+                    connection.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO CURRENT_USER").format(db))
+                    connection.execute(sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(db))
+                closed.append(database)
+            except psycopg.errors.InsufficientPrivilege:
+                log.warning("cannot close database %s to other roles: the admin does not own it", database)
+    return closed
 
 
 def provision_role(admin_url: str | URL, database: str, role: str, password: str | None) -> None:

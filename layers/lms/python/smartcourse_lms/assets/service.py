@@ -25,6 +25,7 @@ from smartcourse.errors import (
     PayloadTooLarge,
     ValidationFailed,
 )
+from smartcourse.pagination import DEFAULT_LIMIT
 from sqlalchemy import Connection
 
 from smartcourse_lms.assets import repository as repo
@@ -157,7 +158,7 @@ class AssetService:
         assert asset is not None
         return asset
 
-    def list_assets(self, actor: Principal, module_id: uuid.UUID, *, limit: int = 20,
+    def list_assets(self, actor: Principal, module_id: uuid.UUID, *, limit: int = DEFAULT_LIMIT,
                     offset: int = 0) -> Page[AssetRecord]:
         with self._uow() as uow:
             conn = uow.connection

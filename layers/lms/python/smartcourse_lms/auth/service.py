@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from smartcourse.db.unit_of_work import UnitOfWork
 from smartcourse.errors import BadRequest, Conflict, Forbidden, NotFound, Throttled, Unauthorized, ValidationFailed
+from smartcourse.pagination import DEFAULT_LIMIT
 
 from smartcourse_lms.auth import repository as repo
 from smartcourse_lms.auth.domain import (
@@ -343,7 +344,7 @@ class AuthService:
             raise Forbidden("Admin role required")
 
     def list_users(self, actor: Principal, *, role: Role | None = None, status: UserStatus | None = None,
-                   q: str | None = None, limit: int = 20, offset: int = 0) -> UserPage:
+                   q: str | None = None, limit: int = DEFAULT_LIMIT, offset: int = 0) -> UserPage:
         self._require_admin(actor)
         with self._uow() as uow:
             items, total = repo.list_users(uow.connection, role=role, status=status, q=q or None,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from smartcourse.db.unit_of_work import UnitOfWork
 from smartcourse.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from smartcourse.pagination import DEFAULT_LIMIT
 from sqlalchemy import Connection
 
 from smartcourse_lms.auth.domain import Principal, Role
@@ -140,7 +141,8 @@ class CourseService:
 
     def list_courses(self, actor: Principal, *, status: str | None = None, q: str | None = None,
                      category: str | None = None, level: str | None = None,
-                     instructor_id: uuid.UUID | None = None, limit: int = 20, offset: int = 0) -> Page[CourseRecord]:
+                     instructor_id: uuid.UUID | None = None, limit: int = DEFAULT_LIMIT,
+                     offset: int = 0) -> Page[CourseRecord]:
         """Published courses for everyone; ``status`` draft/archived: the caller's own (an admin's: all)."""
         owner_id: uuid.UUID | None = None
         if status is not None and status != CourseStatus.PUBLISHED.value and not actor.is_admin:
@@ -251,7 +253,7 @@ class CourseService:
             repo.remove_prerequisite(conn, course_id, prerequisite_id)
             uow.commit()
 
-    def list_prerequisites(self, actor: Principal, course_id: uuid.UUID, *, limit: int = 20,
+    def list_prerequisites(self, actor: Principal, course_id: uuid.UUID, *, limit: int = DEFAULT_LIMIT,
                            offset: int = 0) -> Page[CourseRecord]:
         with self._uow() as uow:
             conn = uow.connection
@@ -297,7 +299,7 @@ class CourseService:
         assert module is not None
         return module
 
-    def list_modules(self, actor: Principal, course_id: uuid.UUID, *, limit: int = 20,
+    def list_modules(self, actor: Principal, course_id: uuid.UUID, *, limit: int = DEFAULT_LIMIT,
                      offset: int = 0) -> Page[ModuleRecord]:
         with self._uow() as uow:
             conn = uow.connection

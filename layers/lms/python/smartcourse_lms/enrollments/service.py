@@ -21,6 +21,7 @@ from typing import Any
 
 from smartcourse.db.unit_of_work import UnitOfWork
 from smartcourse.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from smartcourse.pagination import DEFAULT_LIMIT
 from sqlalchemy import Connection
 
 from smartcourse_lms.auth.domain import Principal
@@ -212,12 +213,12 @@ class EnrollmentService:
         counts = repo.completion_counts(conn, [e.id for e, _ in rows])
         return [EnrollmentView(e, title, percent_of(*counts.get(e.id, (0, 0)))) for e, title in rows]
 
-    def list_mine(self, actor: Principal, *, status: str | None = None, limit: int = 20,
+    def list_mine(self, actor: Principal, *, status: str | None = None, limit: int = DEFAULT_LIMIT,
                   offset: int = 0) -> Page[EnrollmentView]:
         return self.list_for_user(actor, actor.user_id, status=status, limit=limit, offset=offset)
 
-    def list_for_user(self, actor: Principal, user_id: uuid.UUID, *, status: str | None = None, limit: int = 20,
-                      offset: int = 0) -> Page[EnrollmentView]:
+    def list_for_user(self, actor: Principal, user_id: uuid.UUID, *, status: str | None = None,
+                      limit: int = DEFAULT_LIMIT, offset: int = 0) -> Page[EnrollmentView]:
         if user_id != actor.user_id and not actor.is_admin:
             raise Forbidden("Only the user themself or an admin may list these enrollments")
         with self._uow() as uow:
@@ -226,7 +227,7 @@ class EnrollmentService:
             return Page(self._views(conn, rows), total, limit, offset)
 
     def list_for_course(self, actor: Principal, course_id: uuid.UUID, *, status: str | None = None,
-                        limit: int = 20, offset: int = 0) -> Page[EnrollmentView]:
+                        limit: int = DEFAULT_LIMIT, offset: int = 0) -> Page[EnrollmentView]:
         with self._uow() as uow:
             conn = uow.connection
             course = self._course(conn, course_id)
@@ -420,7 +421,7 @@ class EnrollmentService:
     def certificate_url(self, certificate: CertificateRecord) -> str | None:
         return self._store.url(certificate.document_key) if certificate.document_key else None
 
-    def list_my_certificates(self, actor: Principal, *, limit: int = 20, offset: int = 0
+    def list_my_certificates(self, actor: Principal, *, limit: int = DEFAULT_LIMIT, offset: int = 0
                              ) -> Page[CertificateRecord]:
         with self._uow() as uow:
             items, total = repo.list_certificates(uow.connection, actor.user_id, limit=limit, offset=offset)

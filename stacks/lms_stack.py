@@ -20,10 +20,9 @@ from stacks.stage_config import StageConfig
 class LmsStack(ServiceStack):
     def __init__(self, scope: Construct, stack_id: str, *, config: StageConfig, shared: SharedResources,
                  local: bool = False, **kwargs: Any) -> None:
-        self._config = config
         super().__init__(scope, stack_id, config=config, shared=shared, service=Service.LMS, local=local, **kwargs)
 
     def function_resources(self) -> dict[str, Any]:
         # Learning content (presigned uploads/downloads) and rendered certificates.
-        self.storage = StorageBuckets(self, "Storage", config=self._config)
+        self.storage = StorageBuckets(self, "Storage", config=self.config)
         return {"buckets": self.storage.buckets}

@@ -22,12 +22,11 @@ from stacks.stage_config import StageConfig
 class NotificationStack(ServiceStack):
     def __init__(self, scope: Construct, stack_id: str, *, config: StageConfig, shared: SharedResources,
                  local: bool = False, **kwargs: Any) -> None:
-        self._config = config
         super().__init__(scope, stack_id, config=config, shared=shared, service=Service.NOTIFICATION, local=local,
                          **kwargs)
 
     def function_resources(self) -> dict[str, Any]:
-        config = self._config
+        config = self.config
         # The sender identity (verified out of band: docs/deploy.md).
         identity = (ses.Identity.email(config.mail_identity) if "@" in config.mail_identity
                     else ses.Identity.domain(config.mail_identity))

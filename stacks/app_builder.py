@@ -11,6 +11,7 @@ from aws_cdk import App, Tags
 from smartcourse.catalogue import Service
 
 from stacks import nag
+from stacks.ai_stack import AiStack
 from stacks.lms_stack import LmsStack
 from stacks.notification_stack import NotificationStack
 from stacks.service_stack import ServiceStack
@@ -36,7 +37,7 @@ class SmartCourseApp:
     shared: SharedStack
     lms: LmsStack
     notification: NotificationStack
-    ai: ServiceStack
+    ai: AiStack
     analytics: ServiceStack
 
     @property
@@ -72,8 +73,8 @@ def build(app: App, stage: str | None = None, *, nag_checks: bool = True) -> Sma
                                      description=describe("notification events, send queue, email/SMS, routes"))
     lms = LmsStack(app, config.resource_name("lms"), config=config, shared=shared.resources, local=local,
                    description=describe("LMS API and functions, content and certificate buckets"))
-    ai = ServiceStack(app, config.resource_name("ai"), config=config, shared=shared.resources, service=Service.AI,
-                      local=local, description=describe("AI API and functions"))
+    ai = AiStack(app, config.resource_name("ai"), config=config, shared=shared.resources, local=local,
+                 description=describe("AI API, consumer, index queue and worker, provider key"))
     analytics = ServiceStack(app, config.resource_name("analytics"), config=config, shared=shared.resources,
                              service=Service.ANALYTICS, local=local,
                              description=describe("Analytics API and functions"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_cdk import CfnOutput
 from constructs import Construct
 from smartcourse.catalogue import Service
 
@@ -25,4 +26,11 @@ class LmsStack(ServiceStack):
     def function_resources(self) -> dict[str, Any]:
         # Learning content (presigned uploads/downloads) and rendered certificates.
         self.storage = StorageBuckets(self, "Storage", config=self.config)
+        # The AI stack reads articles to index them: it imports the bucket's name (read-only grant there).
+        CfnOutput(self, "ContentBucketName", value=self.storage.content.bucket_name,
+                  export_name=content_bucket_export(self.config))
         return {"buckets": self.storage.buckets}
+
+
+def content_bucket_export(config: StageConfig) -> str:
+    return config.resource_name("content-bucket-name")

@@ -60,6 +60,11 @@ class StageConfig:
     # Email (SES): the sender address and the identity that covers it (the address itself or its domain)
     mail_from: str
     mail_identity: str
+    # AI: an OpenAI-compatible endpoint for generation (and optionally embeddings); None = the offline
+    # providers. Its API key lives in the AI stack's secret (filled out of band: docs/ai.md).
+    ai_openai_base_url: str | None = None
+    ai_openai_chat_model: str = "gpt-4o-mini"
+    ai_openai_embedding_model: str | None = None
 
     def __post_init__(self) -> None:
         if self.name not in STAGES:

@@ -22,12 +22,14 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from smartcourse import catalogue
 from smartcourse.catalogue import Grant
 from smartcourse.db.names import database_name, role_name
 from smartcourse.observability import METRICS_NAMESPACE
+from smartcourse_ai.catalogue import INDEX_QUEUE
 from smartcourse_events.topics import ALL_TOPICS
 from smartcourse_notification.catalogue import SEND_QUEUE
 
@@ -66,6 +68,22 @@ _KAFKA_ESM_ENI_ACTIONS = [
     "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups",
 ]
+
+
+@dataclass(frozen=True)
+class ImportedBucket:
+    """A bucket of another stack, by the name it exports, and how cdk-nag spells its object ARNs."""
+
+    name: str
+    nag_name: str  # the name as cdk-nag renders the import in findings
+
+
+@dataclass(frozen=True)
+class AiProvider:
+    """The configured OpenAI-compatible endpoint: its key's secret and the settings that select it."""
+
+    secret: secretsmanager.ISecret
+    environment: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -152,6 +170,8 @@ class ServiceFunction(Construct):
         buckets: Buckets | None = None,
         queues: Mapping[str, sqs.IQueue] | None = None,
         mail: MailSender | None = None,
+        content_bucket: ImportedBucket | None = None,
+        ai_provider: AiProvider | None = None,
         local: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -294,6 +314,31 @@ class ServiceFunction(Construct):
             ]
             wildcard_reasons.append("nor do SMS publishes to phone numbers and the opt-out check (SNS has no "
                                     "resource for them; publishing to topics/endpoints is denied)")
+        # --- AI ------------------------------------------------------------------------------------------------
+        if Grant.AI_INDEX_QUEUE in grants:
+            index_queue = self._queue(queues, INDEX_QUEUE)
+            statements.append(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[index_queue.queue_arn]))
+            environment["AI_INDEX_QUEUE_URL"] = index_queue.queue_url
+        if Grant.CONTENT_READ in grants:
+            if content_bucket is None:
+                raise ValueError(f"{spec.name}: grant {Grant.CONTENT_READ} needs the content bucket (content_bucket=)")
+            bucket_arn = Stack.of(self).format_arn(service="s3", region="", account="", resource=content_bucket.name,
+                                                   arn_format=ArnFormat.NO_RESOURCE_NAME)
+            statements += [
+                iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket_arn}/{CONTENT_PREFIX}*"]),
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket_arn]),
+            ]
+            environment["CONTENT_BUCKET"] = content_bucket.name
+        if Grant.SAVE_QUIZ in grants:
+            saver_name = config.resource_name(services.function("lms-assets-save-quiz").name)
+            statements.append(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
+                                                  resources=[function_arn(self, saver_name)]))
+            environment["AI_SAVE_QUIZ_FUNCTION"] = saver_name
+        if Grant.AI_PROVIDER_KEY in grants and ai_provider is not None:
+            statements.append(iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                resources=[ai_provider.secret.secret_arn]))
+            environment |= ai_provider.environment
         if Grant.ISSUE_ONE_TIME_TOKEN in grants:
             issuer_name = config.resource_name(services.function("lms-auth-issue-one-time-token").name)
             statements.append(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
@@ -329,6 +374,11 @@ class ServiceFunction(Construct):
                          "of one bucket; object keys are per course/asset/certificate, unknown at deploy time.",
                          findings=[f"Resource::<{Stack.of(self).get_logical_id(_cfn(b))}.Arn>/{p}*"
                                    for b, p, _, _ in bucket_grants])
+        if Grant.CONTENT_READ in grants and content_bucket is not None:
+            nag.suppress(self.role, "AwsSolutions-IAM5",
+                         "Read-only, limited to the courses/ prefix of the LMS's content bucket: article keys are "
+                         "per course/module/asset, unknown at deploy time.",
+                         findings=[f"Resource::arn:<AWS::Partition>:s3:::{content_bucket.nag_name}/{CONTENT_PREFIX}*"])
         if Grant.SMS in grants:
             nag.suppress(self.role, "AwsSolutions-IAM5",
                          "A Deny: it keeps sns:Publish off every topic and platform endpoint (SMS only).",

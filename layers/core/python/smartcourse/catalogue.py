@@ -38,6 +38,10 @@ class Grant(StrEnum):
     SMS = "sms"  # publish SMS through SNS and check phone-number opt-outs
     ISSUE_ONE_TIME_TOKEN = "issue-one-time-token"  # noqa: S105 - invoke lms-auth-issue-one-time-token
     KAFKA_TOPICS = "kafka-topics"  # connect to the event cluster and create/describe the event topics (deploy)
+    CONTENT_READ = "content-read"  # read (only) objects under courses/* of the content bucket (the AI's indexing)
+    AI_INDEX_QUEUE = "ai-index-queue"  # send messages to the AI's index job queue
+    SAVE_QUIZ = "save-quiz"  # invoke lms-assets-save-quiz (the LMS applies its staff rules)
+    AI_PROVIDER_KEY = "ai-provider-key"  # read the configured OpenAI-compatible endpoint's API key secret
 
 
 @dataclass(frozen=True)

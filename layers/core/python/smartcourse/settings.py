@@ -65,6 +65,21 @@ class Settings:
     # redrive maxReceiveCount), and the base delay before a send whose projection is on its way is retried.
     trigger_queue_max_receives: int
     notification_retry_delay_seconds: int
+    # AI: providers ("extractive" / "minilm" by default, offline; "openai" = any OpenAI-compatible endpoint whose
+    # key is in Secrets Manager), the index job queue, the LMS function saving quizzes, relevance and limits.
+    ai_generator: str
+    ai_embedder: str
+    ai_openai_base_url: str | None
+    ai_openai_chat_model: str
+    ai_openai_embedding_model: str | None
+    ai_openai_secret_arn: str | None
+    ai_openai_timeout_seconds: float
+    ai_index_queue_url: str | None
+    ai_save_quiz_function: str | None
+    ai_relevance_threshold: float | None
+    ai_rate_limit_per_minute: int
+    ai_monthly_token_quota: int
+    ai_cost_per_1k_tokens: float
 
 
 def _int(name: str, default: int) -> int:
@@ -120,4 +135,17 @@ def get_settings() -> Settings:
         app_base_url=env("APP_BASE_URL", "http://127.0.0.1:3000"),
         trigger_queue_max_receives=_int("TRIGGER_QUEUE_MAX_RECEIVES", 5),
         notification_retry_delay_seconds=_int("NOTIFICATION_RETRY_DELAY_SECONDS", 10),
+        ai_generator=env("AI_GENERATOR", "extractive"),
+        ai_embedder=env("AI_EMBEDDER", "minilm"),
+        ai_openai_base_url=env("AI_OPENAI_BASE_URL") or None,
+        ai_openai_chat_model=env("AI_OPENAI_CHAT_MODEL", "gpt-4o-mini"),
+        ai_openai_embedding_model=env("AI_OPENAI_EMBEDDING_MODEL") or None,
+        ai_openai_secret_arn=env("AI_OPENAI_SECRET_ARN") or None,
+        ai_openai_timeout_seconds=_float("AI_OPENAI_TIMEOUT_SECONDS", 8.0),
+        ai_index_queue_url=env("AI_INDEX_QUEUE_URL") or None,
+        ai_save_quiz_function=env("AI_SAVE_QUIZ_FUNCTION") or None,
+        ai_relevance_threshold=_float("AI_RELEVANCE_THRESHOLD", -1.0) if env("AI_RELEVANCE_THRESHOLD") else None,
+        ai_rate_limit_per_minute=_int("AI_RATE_LIMIT_PER_MINUTE", 30),
+        ai_monthly_token_quota=_int("AI_MONTHLY_TOKEN_QUOTA", 2_000_000),
+        ai_cost_per_1k_tokens=_float("AI_COST_PER_1K_TOKENS", 0.0),
     )

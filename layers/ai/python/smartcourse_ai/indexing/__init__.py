@@ -1,0 +1,1 @@
+"""Indexing: editor documents to structured text, chunks that fit the embedder, runs per course."""

@@ -1,0 +1,62 @@
+"""The hybrid search query: vector candidates (HNSW) and any-term text candidates (GIN), scored together."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import Connection, Float, Integer, String, Text, Uuid, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+
+from smartcourse_ai.domain import EMBEDDING_DIMENSIONS
+from smartcourse_ai.retrieval import CANDIDATES, Hit
+from smartcourse_ai.tables import TS_CONFIG
+
+# ts_rank_cd normalisation 32 maps a rank r to r / (r + 1): 0..1 whatever the document length.
+# Only the constant text-search configuration is formatted into the SQL; every value is a bound parameter.
+_SQL = f"""
+WITH vec AS (
+    SELECT c.id FROM chunks c
+    WHERE c.course_id = ANY(:courses)
+    ORDER BY c.embedding <=> :q
+    LIMIT :k
+), txt AS (
+    SELECT c.id FROM chunks c
+    WHERE :tsq IS NOT NULL AND c.course_id = ANY(:courses) AND c.tsv @@ to_tsquery('{TS_CONFIG}', :tsq)
+    ORDER BY ts_rank_cd(c.tsv, to_tsquery('{TS_CONFIG}', :tsq), 32) DESC
+    LIMIT :k
+)
+SELECT c.id, c.course_id, c.asset_id, c.heading_path, c.content, c.chunk_index,
+       1 - (c.embedding <=> :q) AS similarity,
+       CASE WHEN :tsq IS NULL THEN 0
+            ELSE ts_rank_cd(c.tsv, to_tsquery('{TS_CONFIG}', :tsq), 32) END AS text_rank
+FROM chunks c
+WHERE c.id IN (SELECT id FROM vec UNION SELECT id FROM txt)
+"""  # noqa: S608
+
+SEARCH = text(_SQL).bindparams(
+    bindparam("q", type_=Vector(EMBEDDING_DIMENSIONS)),
+    bindparam("courses", type_=ARRAY(PG_UUID(as_uuid=True))),
+    bindparam("tsq", type_=String),
+    bindparam("k", type_=Integer),
+).columns(id=Uuid, course_id=Uuid, asset_id=Uuid, heading_path=Text, content=Text, chunk_index=Integer,
+          similarity=Float, text_rank=Float)
+
+
+def prepare(conn: Connection) -> None:
+    """Let the HNSW scan go on past filtered-out rows (pgvector >= 0.8), so a course filter still fills k."""
+    conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = relaxed_order")
+    conn.exec_driver_sql("SET LOCAL hnsw.ef_search = 100")
+
+
+def search(conn: Connection, vector: Any, tsq: str | None, course_ids: Sequence[uuid.UUID],
+           candidates: int = CANDIDATES) -> list[Hit]:
+    if not course_ids:
+        return []
+    rows = conn.execute(SEARCH, {"q": vector, "courses": list(course_ids), "tsq": tsq, "k": candidates})
+    return [Hit(chunk_id=r.id, course_id=r.course_id, asset_id=r.asset_id, heading_path=r.heading_path,
+                content=r.content, chunk_index=r.chunk_index, similarity=float(r.similarity),
+                text_rank=float(r.text_rank)) for r in rows]

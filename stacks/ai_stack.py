@@ -1,7 +1,7 @@
 """The AI service: its API, consumer, index queue and worker, outbox publisher; the provider key's secret.
 
 It reads article documents from the LMS's content bucket (read-only, ``courses/*``), whose name the LMS stack
-exports; with an OpenAI-compatible endpoint configured for the stage, the functions that generate text may
+publishes in an SSM parameter; with an OpenAI-compatible endpoint configured for the stage, the functions that generate text may
 read the endpoint's key from the secret this stack creates (its value is set out of band: docs/ai.md).
 """
 
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Fn
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 from smartcourse.catalogue import Service
 
 from stacks import nag
 from stacks.constructs.service_function import AiProvider, ImportedBucket
-from stacks.lms_stack import content_bucket_export
+from stacks.lms_stack import content_bucket_parameter
 from stacks.service_stack import ServiceStack
 from stacks.shared_resources import SharedResources
 from stacks.stage_config import StageConfig
@@ -29,8 +29,9 @@ class AiStack(ServiceStack):
 
     def function_resources(self) -> dict[str, Any]:
         config = self.config
-        export = content_bucket_export(config)
-        resources: dict[str, Any] = {"content_bucket": ImportedBucket(name=Fn.import_value(export), nag_name=export)}
+        name = ssm.StringParameter.value_for_string_parameter(self, content_bucket_parameter(config))
+        logical_id = self.resolve(name)["Ref"]
+        resources: dict[str, Any] = {"content_bucket": ImportedBucket(name=name, nag_name=logical_id)}
         if config.ai_openai_base_url:
             secret = secretsmanager.Secret(
                 self, "AiProviderKey", secret_name=config.resource_name("ai-provider-key"),

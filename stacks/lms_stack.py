@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 from smartcourse.catalogue import Service
 
@@ -26,11 +26,14 @@ class LmsStack(ServiceStack):
     def function_resources(self) -> dict[str, Any]:
         # Learning content (presigned uploads/downloads) and rendered certificates.
         self.storage = StorageBuckets(self, "Storage", config=self.config)
-        # The AI stack reads articles to index them: it imports the bucket's name (read-only grant there).
-        CfnOutput(self, "ContentBucketName", value=self.storage.content.bucket_name,
-                  export_name=content_bucket_export(self.config))
+        # The AI stack reads articles to index them. It finds the bucket by this parameter's deterministic name
+        # (resolved when it deploys), not by a CloudFormation export, which would tie the two stacks' updates.
+        ssm.StringParameter(self, "ContentBucketNameParameter", parameter_name=content_bucket_parameter(self.config),
+                            string_value=self.storage.content.bucket_name,
+                            description="Name of the LMS content bucket (read by the AI stack)")
         return {"buckets": self.storage.buckets}
 
 
-def content_bucket_export(config: StageConfig) -> str:
-    return config.resource_name("content-bucket-name")
+def content_bucket_parameter(config: StageConfig) -> str:
+    """The SSM parameter holding the content bucket's name."""
+    return f"/smartcourse/{config.name}/lms/content-bucket-name"

@@ -7,8 +7,9 @@ has (or has not) indexed the course. All are keyed by ``course_id``.
 ``course.published`` carries what the AI service needs to index the course
 without calling back: ids, titles, the description and, per asset, its type,
 its external ``source_url`` (links, videos, ...) and, for articles, the S3
-``content_key`` of the editor document. No presigned URLs travel in events:
-they would expire while the event sits in a topic or a DLQ.
+``content_key`` of the editor document, its ``description``, and the ids of the
+course's prerequisite courses at publish time. No presigned URLs travel in
+events: they would expire while the event sits in a topic or a DLQ.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from smartcourse_events.base import EventPayload
 from smartcourse_events.topics import COURSE_EVENTS
+
+# The LMS's limit on descriptions (smartcourse_lms.courses.schemas.DESCRIPTION_MAX_LENGTH; the event
+# contract may not import a service, a test keeps the two equal).
+ASSET_DESCRIPTION_MAX_LENGTH = 20_000
 
 AssetType = Literal["video", "pdf", "article", "link", "quiz", "document", "other"]
 
@@ -43,6 +48,9 @@ class PublishedAsset(BaseModel):
     source_url: str | None = Field(default=None, max_length=2048)
     content_key: str | None = Field(default=None, max_length=1024,
                                     description="S3 key of the article's editor document; null for other assets")
+    # Added field (version stays 1): events published before it carry none. The limit is the LMS's.
+    description: str | None = Field(default=None, max_length=ASSET_DESCRIPTION_MAX_LENGTH,
+                                    description="the asset's description as staff wrote it")
 
 
 class PublishedModule(BaseModel):
@@ -72,6 +80,11 @@ class CoursePublishedV1(_CourseEvent):
     description: str | None = None
     published_at: AwareDatetime
     modules: list[PublishedModule] = Field(min_length=1)
+    # Added field (version stays 1): events published before it carry none, and read as an empty list.
+    prerequisite_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="ids of the course's prerequisite courses at publish time (each must be completed "
+                    "before enrolling)")
 
 
 class CourseArchivedV1(_CourseEvent):

@@ -82,6 +82,8 @@ def _physical_name(stack: str, logical_id: str, *, allowed: str, max_len: int, l
     return re.sub(f"[^{allowed}]", "-", name)[:max_len]
 
 
+SSM_PARAMETER_TYPE = "AWS::SSM::Parameter::Value"
+
 class LocalResources:
     """The local physical values of the template's resources, creating them on :meth:`provision`."""
 
@@ -379,8 +381,18 @@ class LocalResources:
             return self.attributes[key]["Ref"]
         parameter = (self.model.stacks[stack].template.get("Parameters") or {}).get(name)
         if parameter is not None and "Default" in parameter:
+            if str(parameter.get("Type", "")).startswith(SSM_PARAMETER_TYPE):
+                # CloudFormation resolves it from SSM when the stack deploys: the parameter another stack defines.
+                return self._ssm_parameter(str(parameter["Default"]))
             return parameter["Default"]
         return unresolved(f"Ref:{name}")
+
+    def _ssm_parameter(self, name: str) -> Any:
+        for other in self.model.stacks.values():
+            for _lid, props in other.of_type("AWS::SSM::Parameter"):
+                if self.resolve(other.name, props.get("Name")) == name:
+                    return self.resolve(other.name, props.get("Value"))
+        return unresolved(f"SSM:{name}")
 
     def _get_att(self, stack: str, lid: str, attr: str) -> str:
         value = self.attributes.get(qid(stack, lid), {}).get(attr)

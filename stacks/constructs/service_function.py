@@ -75,7 +75,7 @@ class ImportedBucket:
     """A bucket of another stack, by the name it exports, and how cdk-nag spells its object ARNs."""
 
     name: str
-    nag_name: str  # the name as cdk-nag renders the import in findings
+    nag_name: str  # the logical id of what holds the name (cdk-nag's findings spell it <id>)
 
 
 @dataclass(frozen=True)
@@ -378,7 +378,7 @@ class ServiceFunction(Construct):
             nag.suppress(self.role, "AwsSolutions-IAM5",
                          "Read-only, limited to the courses/ prefix of the LMS's content bucket: article keys are "
                          "per course/module/asset, unknown at deploy time.",
-                         findings=[f"Resource::arn:<AWS::Partition>:s3:::{content_bucket.nag_name}/{CONTENT_PREFIX}*"])
+                         findings=[f"Resource::arn:<AWS::Partition>:s3:::<{content_bucket.nag_name}>/{CONTENT_PREFIX}*"])
         if Grant.SMS in grants:
             nag.suppress(self.role, "AwsSolutions-IAM5",
                          "A Deny: it keeps sns:Publish off every topic and platform endpoint (SMS only).",

@@ -26,6 +26,7 @@ from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 from smartcourse.catalogue import KAFKA_TOPICS, MIGRATE, Function, Grant, HttpRoute, Service
 from smartcourse.db.names import database_name, role_name
+from smartcourse_ai.catalogue import INDEX_QUEUE
 from smartcourse_events.registry import topic_for
 from smartcourse_events.topics import ALL_TOPICS
 from smartcourse_lms.catalogue import AUTHORIZER
@@ -676,12 +677,24 @@ def test_ai_and_analytics_serve_health_and_docs_publicly(synth: Synth) -> None:
     for service in (Service.AI, Service.ANALYTICS):
         api = synth.apis[service]
         wired = methods(api)
-        assert set(wired) == HEALTH_AND_DOCS, service
+        assert set(wired) >= HEALTH_AND_DOCS, service
         for (method, path), props in wired.items():
+            if (method, path) not in HEALTH_AND_DOCS:
+                continue
             assert props["AuthorizationType"] == "NONE" and "AuthorizerId" not in props, (service, path)
             wanted = f"{service}-health" if path == "/health" else f"{service}-docs"
             assert synth.function_key(api, props["Integration"]["Uri"]) == wanted, (service, method, path)
-        assert api.of_type("AWS::ApiGateway::Authorizer") == {}, service
+    assert set(methods(synth.apis[Service.ANALYTICS])) == HEALTH_AND_DOCS
+    assert synth.apis[Service.ANALYTICS].of_type("AWS::ApiGateway::Authorizer") == {}
+
+
+def test_every_ai_route_is_served_behind_the_lms_authorizer(synth: Synth) -> None:
+    """The AI API serves its catalogue's routes; every one but health and docs requires a signed-in caller."""
+    _check_routes(synth, Service.AI, api_functions(Service.AI))
+    _check_authorizers(synth, Service.AI)
+    for (method, path), props in methods(synth.apis[Service.AI]).items():
+        if (method, path) not in HEALTH_AND_DOCS:
+            assert props["AuthorizationType"] == "CUSTOM" and "AuthorizerId" in props, (method, path)
 
 
 def _authorizers(api: View) -> dict[str, str]:
@@ -1023,7 +1036,8 @@ def test_migrations_run_on_deploy(synth: Synth) -> None:
 
 # --- S3 buckets (content, certificates) -------------------------------------------------------------------------
 
-BUCKET_ENV = {Grant.CONTENT_BUCKET: "CONTENT_BUCKET", Grant.CERTIFICATE_BUCKET: "CERTIFICATE_BUCKET"}
+BUCKET_ENV = {Grant.CONTENT_BUCKET: "CONTENT_BUCKET", Grant.CERTIFICATE_BUCKET: "CERTIFICATE_BUCKET",
+              Grant.CONTENT_READ: "CONTENT_BUCKET"}
 
 
 def buckets_by_role(view: View) -> dict[str, str]:
@@ -1102,10 +1116,16 @@ def _s3_statements(synth: Synth, spec: Function) -> list[dict[str, Any]]:
 def test_no_function_touches_a_bucket_without_its_grant(synth: Synth) -> None:
     for spec in ALL_FUNCTIONS:
         env = synth.env(spec)
-        for grant, variable in BUCKET_ENV.items():
-            assert (variable in env) == (grant in spec.grants), spec.name
+        for variable in set(BUCKET_ENV.values()):
+            granted = {g for g, v in BUCKET_ENV.items() if v == variable}
+            assert (variable in env) == bool(granted & spec.grants), spec.name
         if not spec.grants & set(BUCKET_ENV):
             assert _s3_statements(synth, spec) == [], spec.name
+        elif Grant.CONTENT_READ in spec.grants:
+            # The AI's indexing reads articles: GetObject under courses/ of the bucket the LMS names, nothing else.
+            assert spec.service is Service.AI, spec.name
+            actions = {a for s in _s3_statements(synth, spec) for a in _actions(s)}
+            assert actions == {"s3:GetObject", "s3:ListBucket"}, spec.name
         else:
             assert spec.service is Service.LMS, spec.name
 
@@ -1242,6 +1262,10 @@ def expected_permissions(spec: Function, stage: str) -> set[tuple[str, str, str]
         out.add(("Deny", "sns:Publish", "arn:{}:sns:*:*:*"))
     if Grant.ISSUE_ONE_TIME_TOKEN in spec.grants:
         allow(("lambda:InvokeFunction",), f"function:smartcourse-{stage}-lms-auth-issue-one-time-token")
+    if Grant.SAVE_QUIZ in spec.grants:
+        allow(("lambda:InvokeFunction",), f"function:smartcourse-{stage}-lms-assets-save-quiz")
+    if Grant.AI_INDEX_QUEUE in spec.grants:
+        allow(("sqs:SendMessage",), f"queue:smartcourse-{stage}-{INDEX_QUEUE}")
     if spec.sqs is not None:
         allow(("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
                "sqs:GetQueueUrl"),
@@ -1255,14 +1279,22 @@ def test_event_and_notification_permissions(synth: Synth) -> None:
         assert permissions(synth, spec) == expected_permissions(spec, synth.stage), spec.name
 
 
+# Functions that emit events without a route: the AI's index worker ends a run with processing_completed/failed.
+EMITTING_WORKERS = frozenset({"ai-index-asset"})
+# Services whose routes write no events (the AI's routes record usage and settings only).
+ROUTES_WITHOUT_EVENTS = frozenset({Service.AI})
+
+
 def test_outbox_nudge_goes_to_every_writing_route_of_a_publishing_service() -> None:
-    """A route that writes nudges its service's outbox publisher right after the commit; a service without a
-    publisher (it writes no events) and functions without routes never nudge."""
+    """A route that writes events nudges its service's outbox publisher right after the commit, as does a worker
+    that emits; a service without a publisher (it writes no events) never nudges."""
     assert any(outbox_publisher(s) is not None for s in CATALOGUES)
     for spec in ALL_FUNCTIONS:
-        writes = bool(spec.routes) and any(r.method != "GET" for r in spec.routes)
+        writes = (bool(spec.routes) and any(r.method != "GET" for r in spec.routes)
+                  and spec.service not in ROUTES_WITHOUT_EVENTS)
         publishes = outbox_publisher(spec.service) is not None
-        assert (Grant.OUTBOX_NUDGE in spec.grants) == (writes and publishes), spec.name
+        emits = writes or spec.name in EMITTING_WORKERS
+        assert (Grant.OUTBOX_NUDGE in spec.grants) == (emits and publishes), spec.name
 
 
 def test_event_environment(synth: Synth) -> None:

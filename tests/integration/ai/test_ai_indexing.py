@@ -84,7 +84,8 @@ class Pipeline:
         from smartcourse_ai.providers.extractive import ExtractiveGenerator
         from smartcourse_ai.service import _read_content
 
-        self.db, self.s3, self.jobs = db, s3, []
+        self.db, self.s3 = db, s3
+        self.jobs: list[Any] = []
         self.effects = make_effects(lambda: embedder.model, enqueue=self.jobs.extend)
         generator = ExtractiveGenerator()
         self.indexer = Indexer(get_engine, embedder, lambda: generator, _read_content)
@@ -170,14 +171,14 @@ def test_republishing_unchanged_content_embeds_nothing_and_a_redelivered_job_cou
     first_jobs = list(pipeline.jobs)
     pipeline.drain()
     with db.connect() as conn:
-        before = dict(conn.execute(text("SELECT id, embedding::text FROM chunks WHERE course_id = :c"),
-                                   {"c": course.course_id}).all())
+        before: dict[Any, Any] = dict(conn.execute(text("SELECT id, embedding::text FROM chunks WHERE course_id = :c"),
+                                                   {"c": course.course_id}).all())
     assert pipeline.indexer.run_job(first_jobs[0]) is None  # the same job again: nothing happens
     pipeline.publish(course)
     assert [s.value for s in pipeline.drain()] == ["unchanged", "unchanged"]
     with db.connect() as conn:
-        after = dict(conn.execute(text("SELECT id, embedding::text FROM chunks WHERE course_id = :c"),
-                                  {"c": course.course_id}).all())
+        after: dict[Any, Any] = dict(conn.execute(text("SELECT id, embedding::text FROM chunks WHERE course_id = :c"),
+                                                  {"c": course.course_id}).all())
     assert after == before
     assert [e for e, _ in outbox_events(db, course.course_id)] == ["course.processing_completed"] * 2
 

@@ -59,13 +59,14 @@ def _module_of(who: tuple[str, str], course_id: str, **body: Any) -> dict[str, A
     return body_of(response)
 
 
-def _asset(engine: Engine, module_id: str, asset_type: str = "video", status: str = "ready") -> str:
+def _asset(engine: Engine, module_id: str, asset_type: str = "video", status: str = "ready",
+           description: str | None = None) -> str:
     asset_id = str(uuid.uuid4())
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO assets (id, module_id, title, asset_type, status, source_url) "
-                          "VALUES (:id, :m, :t, :a, :s, :u)"),
+        conn.execute(text("INSERT INTO assets (id, module_id, title, asset_type, status, source_url, description) "
+                          "VALUES (:id, :m, :t, :a, :s, :u, :d)"),
                      {"id": asset_id, "m": module_id, "t": f"{asset_type} asset", "a": asset_type, "s": status,
-                      "u": "https://video.example.test/1" if asset_type != "article" else None})
+                      "u": "https://video.example.test/1" if asset_type != "article" else None, "d": description})
     return asset_id
 
 
@@ -288,6 +289,31 @@ def test_publish_emits_course_published_once(handler_env: str, engine: Engine, p
     assert assets[article]["content_key"] == (f"courses/{course['id']}/modules/{module['id']}/assets/{article}"
                                               "/content.json")
     assert call("courses-publish", people["student"], path_params=path)["statusCode"] == 403
+
+
+def test_course_published_carries_prerequisite_ids_and_asset_descriptions(handler_env: str, engine: Engine,
+                                                                           people: dict) -> None:
+    first, second = _published(engine, people["owner"]), _published(engine, people["other"])
+    course = _create(people["owner"])
+    path = {"course_id": course["id"]}
+    for prerequisite in (first, second):
+        linked = call("courses-add-prerequisite", people["owner"],
+                      path_params={**path, "prerequisite_id": prerequisite["id"]})
+        assert linked["statusCode"] == 204, linked["body"]
+    module = _module_of(people["owner"], course["id"])
+    described = _asset(engine, module["id"], "video", description="Watch before the quiz")
+    bare = _asset(engine, module["id"], "link")
+    response = call("courses-publish", people["owner"], path_params=path)
+    assert response["statusCode"] == 200, response["body"]
+    [(_, envelope)] = [e for e in _events(engine, course["id"]) if e[0] == "course.published"]
+    payload = envelope["payload"]
+    assert payload["prerequisite_ids"] == [first["id"], second["id"]]  # in the order they were linked
+    descriptions = {a["asset_id"]: a["description"] for a in payload["modules"][0]["assets"]}
+    assert descriptions == {described: "Watch before the quiz", bare: None}
+    # A course without prerequisites says so explicitly (an empty list, not a missing field).
+    alone = _published(engine, people["owner"])
+    [(_, lone)] = [e for e in _events(engine, alone["id"]) if e[0] == "course.published"]
+    assert lone["payload"]["prerequisite_ids"] == []
 
 
 def test_archive_then_publish_is_409_and_hides_the_course(handler_env: str, engine: Engine, people: dict) -> None:

@@ -42,6 +42,7 @@ COURSE_NOT_FOUND = "Course not found"
 ANSWER_PASSAGES = 5
 QUIZ_PASSAGES = 200
 EXCERPT_CHARS = 300
+QUIZ_TITLE_CHARS = 255  # the LMS's asset title limit
 FEATURE_OFF = "{feature} is turned off for this course by its staff"
 
 
@@ -252,7 +253,7 @@ class Assistant:
                      generated.outcome)
         saved: uuid.UUID | None = None
         if save and module_id is not None:
-            saved = self._store_quiz(caller, course_id, module_id, title or f"Quiz: {course.title}"[:300], generated)
+            saved = self._store_quiz(caller, course_id, module_id, title or f"Quiz: {course.title}"[:QUIZ_TITLE_CHARS], generated)
         return generated, saved
 
     def _store_quiz(self, caller: Principal, course_id: uuid.UUID, module_id: uuid.UUID, title: str,

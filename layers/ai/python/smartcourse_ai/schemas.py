@@ -77,7 +77,7 @@ class QuizRequest(BaseModel):
     difficulty: Difficulty = Difficulty.MEDIUM
     save: StrictBool = False
     module_id: uuid.UUID | None = Field(default=None, description="with `save: true`: the module to store it in")
-    title: Annotated[CleanText, Field(min_length=1, max_length=300)] | None = None
+    title: Annotated[CleanText, Field(min_length=1, max_length=255)] | None = None
 
 
 class QuizQuestionOut(BaseModel):

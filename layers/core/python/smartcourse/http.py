@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from pydantic import BaseModel
 
 from smartcourse.catalogue import Function
@@ -115,8 +115,9 @@ def make_resolver() -> APIGatewayRestResolver:
             return json_response(status_of(error), {"detail": error.message, "problems": error.problems})
         return json_response(status_of(error), {"detail": error.message}, headers)
 
-    @app.exception_handler(RequestValidationError)
-    def _invalid(error: RequestValidationError) -> Response:
+    # A media type Powertools cannot parse raises RequestUnsupportedContentType, not a RequestValidationError.
+    @app.exception_handler([RequestValidationError, RequestUnsupportedContentType])
+    def _invalid(error: RequestValidationError | RequestUnsupportedContentType) -> Response:
         errors = list(error.errors())
         if any(e.get("type") == "json_invalid" for e in errors):
             return json_response(HTTPStatus.BAD_REQUEST, {"detail": MALFORMED_JSON})
@@ -157,6 +158,7 @@ def route(
     errors: Sequence[int] = (),
     summary: str | None = None,
     description: str | None = None,
+    media_type: str | None = None,
 ) -> Callable[[F], F]:
     """Register the decorated handler at the catalogue's route for ``fn``, documented for the OpenAPI document."""
     http_route = fn.route
@@ -168,6 +170,9 @@ def route(
     success: dict[str, Any] = {"description": HTTPStatus(status_code).phrase}
     if response_model is not None:
         success["content"] = {"application/json": {"model": response_model}}
+    elif media_type is not None:
+        # A body that is not JSON (e.g. server-sent events): documented as text of that media type.
+        success["content"] = {media_type: {"schema": {"type": "string"}}}
     responses = {int(status_code): success, **_error_responses(sorted(set(codes)))}
     return app.route(
         http_route.resolver_path,

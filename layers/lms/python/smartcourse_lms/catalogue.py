@@ -1,6 +1,7 @@
 """The LMS service's functions: its API (auth, admin, courses, modules, assets, enrollments, progress,
 certificates), the API Gateway authorizer every API shares, the token issuer the notification service
-invokes, its outbox publisher and its consumer. One declaration each (``smartcourse.catalogue`` types).
+invokes, the quiz saver the AI service invokes, its outbox publisher and its consumer. One declaration each
+(``smartcourse.catalogue`` types).
 """
 
 from __future__ import annotations
@@ -167,6 +168,13 @@ INTERNAL_FUNCTIONS: tuple[Function, ...] = (
         handler="lms.auth.issue_one_time_token.handler",
         description="Mint the clear email-verification / password-reset token behind an event's token ref",
         grants=_DB,
+    ),
+    Function(
+        name="lms-assets-save-quiz",
+        service=Service.LMS,
+        handler="lms.assets.save_quiz.handler",
+        description="Save an AI-generated quiz as a quiz asset of a module, under the LMS's staff rules",
+        grants=frozenset({Grant.DATABASE, Grant.CONTENT_BUCKET}),
     ),
 )
 

@@ -6,8 +6,10 @@ Accounts (passwords are documented in the README, local only):
 - instructor1..2@smartcourse.local / ``Instructor-pass-1``
 - student1..5@smartcourse.local / ``Student-pass-1``
 - three demo courses of the instructors: two published (with modules and video/link assets), one draft
-- an article (editor document) in a published course, whose content is really in the content bucket: added by
-  :func:`seed_article_content` once the local cloud's buckets exist (after the runner started)
+- articles (editor documents) in a published course, whose content is really in the content bucket: added by
+  :func:`seed_article_content` once the local cloud's buckets exist (after the runner started); a course with
+  demo articles is published only then, so that its ``course.published`` names them and the AI service
+  indexes their text
 
 Idempotent: accounts that exist are left as they are; a course is matched on its instructor and title, an
 article on its module and title (its content is uploaded again only when missing or different).
@@ -109,7 +111,7 @@ def seed_courses(engine: Engine) -> dict[str, list[str]]:
         owner = Principal(user_id=instructor_id, roles=frozenset({Role.INSTRUCTOR.value}))
         if existing is not None:
             result["existing"].append(title)
-            if published and existing.status == "draft":
+            if published and existing.status == "draft" and not _has_demo_articles(email, title):
                 service.publish_course(owner, existing.id)
             continue
         course = service.create_course(owner, {"title": title, "description": description, "category": category,
@@ -122,10 +124,40 @@ def seed_courses(engine: Engine) -> dict[str, list[str]]:
                      "source_url": url, "order_index": index, "status": "ready"}
                     for index, (asset_type, asset_title, url) in enumerate(module_assets)
                 ])
-        if published:
+        if published and not _has_demo_articles(email, title):
             service.publish_course(owner, course.id)
         result["created"].append(title)
     return result
+
+
+def _has_demo_articles(email: str, title: str) -> bool:
+    return any(a[0] == email and a[1] == title for a in DEMO_ARTICLES)
+
+
+def publish_after_content(engine: Engine) -> list[str]:
+    """Publish the demo courses that waited for their articles (idempotent: published ones stay as they are)."""
+    from smartcourse.db.unit_of_work import unit_of_work_factory
+    from sqlalchemy import and_, select
+
+    from smartcourse_lms.auth.domain import Principal
+    from smartcourse_lms.courses.service import CourseService
+    from smartcourse_lms.tables import courses, users
+
+    service = CourseService(unit_of_work_factory(engine))
+    published: list[str] = []
+    for email, title, *_rest, publish, _modules in DEMO_COURSES:
+        if not publish or not _has_demo_articles(email, title):
+            continue
+        with engine.connect() as conn:
+            row = conn.execute(select(courses.c.id, courses.c.status, courses.c.instructor_id)
+                               .join(users, users.c.id == courses.c.instructor_id)
+                               .where(and_(users.c.email == email, courses.c.title == title))).first()
+        if row is None or row.status != "draft":
+            continue
+        service.publish_course(Principal(user_id=row.instructor_id, roles=frozenset({Role.INSTRUCTOR.value})),
+                               row.id)
+        published.append(title)
+    return published
 
 
 def _text(text: str) -> dict[str, Any]:
@@ -150,11 +182,40 @@ PYTHON_ARTICLE: dict[str, Any] = {"schema": "smartcourse.editor.v1", "doc": {"ty
     ]},
 ]}}
 
+def _heading(text: str, level: int = 2) -> dict[str, Any]:
+    return {"type": "heading", "attrs": {"level": level}, "content": [_text(text)]}
+
+
+COLLECTIONS_ARTICLE: dict[str, Any] = {"schema": "smartcourse.editor.v1", "doc": {"type": "doc", "content": [
+    _heading("Lists, tuples and dictionaries", 1),
+    _paragraph("Real programs work with many values at once. Python gives you three everyday containers, and "
+               "choosing the right one makes code shorter and faster."),
+    _heading("Lists keep things in order"),
+    _paragraph("A list holds items in the order you put them and can grow or shrink: append adds an item at the "
+               "end, insert puts one at a position, and pop removes one. Items are numbered from zero, so "
+               "names[0] is the first name and names[-1] the last."),
+    _heading("Tuples never change"),
+    _paragraph("A tuple looks like a list in round brackets, but once created it cannot be modified. Use one "
+               "for a fixed group of values, such as the latitude and longitude of a place, or to return "
+               "several values from a function."),
+    _heading("Dictionaries look things up by key"),
+    _paragraph("A dictionary maps keys to values, like a phone book maps names to numbers. Looking up a key is "
+               "fast no matter how many entries there are, which makes dictionaries the tool of choice for "
+               "counting words, caching results or grouping records. Asking for a missing key raises a "
+               "KeyError; the get method returns a default instead."),
+    _heading("Looping over collections"),
+    _paragraph("A for loop visits every item of a list or tuple in order. Looping over a dictionary gives its "
+               "keys; items() gives key and value pairs together, and enumerate adds a running number to any "
+               "sequence."),
+]}}
+
 # (instructor email, course title, module title, article title, editor document)
 DemoArticle = tuple[str, str, str, str, dict[str, Any]]
 DEMO_ARTICLES: tuple[DemoArticle, ...] = (
     ("instructor1@smartcourse.local", "Python for Beginners", "Getting started", "Python in a nutshell",
      PYTHON_ARTICLE),
+    ("instructor1@smartcourse.local", "Python for Beginners", "Control flow", "Lists, tuples and dictionaries",
+     COLLECTIONS_ARTICLE),
 )
 
 
@@ -166,8 +227,9 @@ def seed_article_content(database: str | URL | Engine, put_object: Callable[[str
     in the content bucket. A missing article asset is added to its (seeded) module; its document is uploaded
     under the asset's content key and the asset marked ``ready`` with size and SHA-256, as a completed upload
     would. An article already ready whose object is there with the same hash is left alone, so this is
-    idempotent, and it repairs a database that outlived the emulator's objects. Returns
-    ``{"uploaded": [titles], "existing": [titles]}``; articles whose course or module is missing are skipped.
+    idempotent, and it repairs a database that outlived the emulator's objects. Then the demo courses that waited
+    for their articles are published. Returns ``{"uploaded": [titles], "existing": [titles], "published":
+    [course titles]}``; articles whose course or module is missing are skipped.
     """
     import uuid
 
@@ -216,6 +278,7 @@ def seed_article_content(database: str | URL | Engine, put_object: Callable[[str
                     status="ready", size_bytes=len(body), content_hash=digest, validation_error=None,
                     content_version=asset.content_version + (0 if same else 1), updated_at=func.now()))
                 result["uploaded"].append(title)
+        result["published"] = publish_after_content(engine)
         return result
     finally:
         if not isinstance(database, Engine):

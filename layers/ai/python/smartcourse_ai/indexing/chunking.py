@@ -35,7 +35,12 @@ def embedded_text(heading_path: str, content: str) -> str:
 
 
 def heading_path(*parts: str) -> str:
-    return PATH_SEPARATOR.join(p.strip() for p in parts if p and p.strip())
+    """The parts joined; a part repeating the one before (an article whose first heading is its title) once."""
+    kept: list[str] = []
+    for part in (p.strip() for p in parts if p and p.strip()):
+        if not kept or kept[-1].casefold() != part.casefold():
+            kept.append(part)
+    return PATH_SEPARATOR.join(kept)
 
 
 def _pieces(block: str, fits: Callable[[str], bool]) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, MetaData, text
 
 
-def run(metadata: MetaData, lock_id: int) -> None:
+def run(metadata: MetaData | None, lock_id: int) -> None:
     """Migrate the database Alembic was pointed at (a passed connection, ``sqlalchemy.url``, or the settings)."""
     from alembic import context
 

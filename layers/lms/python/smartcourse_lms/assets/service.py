@@ -18,6 +18,7 @@ from smartcourse import storage
 from smartcourse.db.unit_of_work import UnitOfWork
 from smartcourse.errors import (
     BadRequest,
+    Conflict,
     DomainError,
     Forbidden,
     InvalidContent,
@@ -29,10 +30,13 @@ from smartcourse.pagination import DEFAULT_LIMIT
 from sqlalchemy import Connection
 
 from smartcourse_lms.assets import repository as repo
+from smartcourse_lms.assets.quiz import CONTENT_TYPE as QUIZ_CONTENT_TYPE
+from smartcourse_lms.assets.quiz import SaveQuizRequest, quiz_description, quiz_document
 from smartcourse_lms.assets.repository import AssetRecord
 from smartcourse_lms.auth.domain import ANONYMOUS, Principal
+from smartcourse_lms.courses import repository as courses_repo
 from smartcourse_lms.courses.repository import CourseRecord, ModuleRecord
-from smartcourse_lms.courses.service import CourseService, Page, _not_null, _utc_now
+from smartcourse_lms.courses.service import MODULE_NOT_FOUND, CourseService, Page, _not_null, _utc_now
 from smartcourse_lms.learning.content import (
     EDITOR_SCHEMA,
     check_document,
@@ -40,13 +44,14 @@ from smartcourse_lms.learning.content import (
     content_key,
     sha256_hex,
 )
-from smartcourse_lms.learning.courses import AssetStatus, AssetType, is_staff
+from smartcourse_lms.learning.courses import AssetStatus, AssetType, CourseStatus, is_staff
 
 ASSET_NOT_FOUND = "Asset not found"
 NOT_UPLOADED = "The content has not been uploaded"
 NO_CONTENT_ACCESS = "Only the course's staff and enrolled students may read the content"
 NOT_READY = "The content is not ready"
 ARTICLE_ONLY = "Only article assets take uploaded content"
+ARCHIVED = "The course is archived; nothing can be added to it"
 MAX_REPORTED_PROBLEMS = 500  # a hostile document can break the schema ~100k times; the answer stays small
 
 
@@ -138,23 +143,29 @@ class AssetService:
 
     def create_asset(self, actor: Principal, data: Mapping[str, Any]) -> AssetRecord:
         now = self._clock()
-        asset_id = uuid.uuid4()
         with self._uow() as uow:
-            conn = uow.connection
-            module, _ = self._module_for(conn, actor, data["module_id"], staff=True)  # locks the course row
-            order_index = data.get("order_index")
-            if order_index is None:
-                order_index = repo.next_order_index(conn, module.id)
-            source_url = data.get("source_url")
-            repo.insert_asset(conn, {
-                "id": asset_id, "module_id": module.id, "title": data["title"],
-                "description": data.get("description"), "asset_type": data["asset_type"], "source_url": source_url,
-                "order_index": order_index, "duration_seconds": data.get("duration_seconds"),
-                "status": _initial_status(data["asset_type"], source_url).value, "created_at": now,
-                "updated_at": now,
-            })
-            asset = repo.get_asset(conn, asset_id)
+            asset = self._add_asset(uow.connection, actor, data, uuid.uuid4(), now)
             uow.commit()
+        return asset
+
+    @classmethod
+    def _add_asset(cls, conn: Connection, actor: Principal, data: Mapping[str, Any], asset_id: uuid.UUID,
+                   now: datetime, content: Mapping[str, Any] | None = None) -> AssetRecord:
+        """The create-asset rules inside the caller's transaction: staff of the module's course, appended last
+        unless ``order_index`` is given, the initial status. ``content``: size/hash columns of stored content."""
+        module, _ = cls._module_for(conn, actor, data["module_id"], staff=True)  # locks the course row
+        order_index = data.get("order_index")
+        if order_index is None:
+            order_index = repo.next_order_index(conn, module.id)
+        source_url = data.get("source_url")
+        repo.insert_asset(conn, {
+            "id": asset_id, "module_id": module.id, "title": data["title"],
+            "description": data.get("description"), "asset_type": data["asset_type"], "source_url": source_url,
+            "order_index": order_index, "duration_seconds": data.get("duration_seconds"),
+            "status": _initial_status(data["asset_type"], source_url).value, "created_at": now,
+            "updated_at": now, **(content or {}),
+        })
+        asset = repo.get_asset(conn, asset_id)
         assert asset is not None
         return asset
 
@@ -267,6 +278,56 @@ class AssetService:
             uow.commit()
         assert result is not None
         return result
+
+    # --- generated quizzes (internal: the AI service invokes lms-assets-save-quiz) ---------------------------
+
+    @staticmethod
+    def _quiz_target(conn: Connection, actor: Principal, course_id: uuid.UUID,
+                     module_id: uuid.UUID) -> tuple[CourseRecord, ModuleRecord]:
+        """The course (locked) and the module a quiz goes to, under the API's rules.
+
+        404 for a course the actor cannot see, 403 when it is visible but not theirs (``is_staff``), 404 for a
+        module that is not the course's, 409 for an archived course (nothing is added to it any more)."""
+        course = CourseService._staffed(conn, actor, course_id)
+        module = courses_repo.get_module(conn, module_id)
+        if module is None or module.course_id != course.id:
+            raise NotFound(MODULE_NOT_FOUND)
+        if course.status == CourseStatus.ARCHIVED.value:
+            raise Conflict(ARCHIVED)
+        return course, module
+
+    def save_quiz(self, request: SaveQuizRequest) -> AssetRecord:
+        """Store a generated quiz as a ``quiz`` asset at the end of the module, its document in the content bucket.
+
+        Like ``complete_upload``, no row lock is held during the S3 call: the rules are checked first (nothing
+        is written when they refuse), the document is written under the new asset's content key, then the asset
+        is created through the create-asset rules after the rules are checked again under the course lock. If
+        that last step fails, an object no asset points to is left behind (harmless; never served).
+
+        The asset stays ``draft``: in the LMS model ``ready`` for a non-article asset means "open its
+        ``source_url``" (``_initial_status``, recomputed by ``update_asset``; ``content_link`` hands the URL
+        out), and a quiz has none. Its ``size_bytes``/``content_hash`` (SHA-256) and ``content_version`` 1
+        record the stored document, as ``complete_upload`` does for articles. Serving the quiz (without its
+        answer keys to learners) is left to a later change.
+        """
+        actor = request.actor.principal()
+        asset_id = uuid.uuid4()
+        with self._uow() as uow:
+            self._quiz_target(uow.connection, actor, request.course_id, request.module_id)
+        data = quiz_document(request, asset_id)
+        storage.put(self._bucket, content_key(request.course_id, request.module_id, asset_id), data,
+                    QUIZ_CONTENT_TYPE)
+        now = self._clock()
+        with self._uow() as uow:
+            conn = uow.connection
+            _, module = self._quiz_target(conn, actor, request.course_id, request.module_id)
+            asset = self._add_asset(conn, actor, {
+                "module_id": module.id, "title": request.title, "description": quiz_description(request.quiz),
+                "asset_type": AssetType.QUIZ.value,
+            }, asset_id, now, content={"size_bytes": len(data), "content_hash": sha256_hex(data),
+                                       "content_version": 1})
+            uow.commit()
+        return asset
 
     def content_link(self, actor: Principal, asset_id: uuid.UUID) -> ContentLink:
         """Where staff and enrolled students read the content: a presigned GET (articles) or the source URL."""

@@ -68,6 +68,7 @@ class AssetRow:
     asset_type: str
     status: str
     source_url: str | None
+    description: str | None = None
 
 
 _MODULES_COUNT = (select(func.count()).select_from(modules).where(modules.c.course_id == courses.c.id)
@@ -180,6 +181,14 @@ def add_prerequisite(conn: Connection, course_id: uuid.UUID, prerequisite_id: uu
     return row is not None
 
 
+def prerequisite_ids(conn: Connection, course_id: uuid.UUID) -> list[uuid.UUID]:
+    """The ids of the course's direct prerequisites, whatever their status, in the order they were linked."""
+    return list(conn.execute(select(course_prerequisites.c.prerequisite_id)
+                             .where(course_prerequisites.c.course_id == course_id)
+                             .order_by(course_prerequisites.c.created_at,
+                                       course_prerequisites.c.prerequisite_id)).scalars())
+
+
 def remove_prerequisite(conn: Connection, course_id: uuid.UUID, prerequisite_id: uuid.UUID) -> None:
     conn.execute(delete(course_prerequisites).where(course_prerequisites.c.course_id == course_id,
                                                     course_prerequisites.c.prerequisite_id == prerequisite_id))
@@ -245,9 +254,10 @@ def outline(conn: Connection, course_id: uuid.UUID) -> list[tuple[ModuleRecord, 
     if by_id:
         asset_rows = conn.execute(
             select(assets.c.id, assets.c.module_id, assets.c.title, assets.c.asset_type, assets.c.status,
-                   assets.c.source_url)
+                   assets.c.source_url, assets.c.description)
             .where(assets.c.module_id.in_(list(by_id)))
             .order_by(assets.c.order_index, assets.c.created_at, assets.c.id)).all()
         for a in asset_rows:
-            by_id[a.module_id].append(AssetRow(a.id, a.module_id, a.title, a.asset_type, a.status, a.source_url))
+            by_id[a.module_id].append(AssetRow(a.id, a.module_id, a.title, a.asset_type, a.status, a.source_url,
+                                               a.description))
     return result

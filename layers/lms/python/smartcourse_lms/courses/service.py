@@ -202,7 +202,7 @@ class CourseService:
                 modules = [
                     PublishedModule(module_id=m.id, title=m.title, assets=[
                         PublishedAsset(asset_id=a.id, title=a.title, asset_type=a.asset_type,  # type: ignore[arg-type]
-                                       source_url=a.source_url,
+                                       source_url=a.source_url, description=a.description,
                                        content_key=content_key(course_id, m.id, a.id)
                                        if a.asset_type == AssetType.ARTICLE.value else None)
                         for a in items])
@@ -211,7 +211,9 @@ class CourseService:
                 assert state.published_at is not None
                 uow.emit(CoursePublishedV1(course_id=course_id, instructor_id=course.instructor_id,
                                            title=course.title, description=course.description,
-                                           published_at=state.published_at, modules=modules), occurred_at=now)
+                                           published_at=state.published_at, modules=modules,
+                                           prerequisite_ids=repo.prerequisite_ids(conn, course_id)),
+                         occurred_at=now)
             result = repo.get_course(conn, course_id)
             uow.commit()
         assert result is not None

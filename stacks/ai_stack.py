@@ -1,8 +1,8 @@
 """The AI service: its API, consumer, index queue and worker, outbox publisher; the provider key's secret.
 
 It reads article documents from the LMS's content bucket (read-only, ``courses/*``), whose name the LMS stack
-publishes in an SSM parameter; with an OpenAI-compatible endpoint configured for the stage, the functions that generate text may
-read the endpoint's key from the secret this stack creates (its value is set out of band: docs/ai.md).
+publishes in an SSM parameter; with an OpenAI-compatible endpoint configured for the stage, the functions that
+generate text may read the endpoint's key from the secret this stack creates (set out of band: docs/ai.md).
 """
 
 from __future__ import annotations

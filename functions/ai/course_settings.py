@@ -1,4 +1,6 @@
-"""GET and PUT /ai/courses/{course_id}/settings: the course's AI switches (two functions, this one module)."""
+"""GET, PUT and PATCH /ai/courses/{course_id}/settings: the course's AI switches (three functions, one module).
+
+PUT and PATCH both change only the switches the body names (the API's partial-update convention)."""
 
 import uuid
 from typing import Annotated, Any
@@ -18,10 +20,13 @@ def get_settings(course_id: uuid.UUID) -> CourseSettingsResponse:
     return CourseSettingsResponse(course_id=course_id, **get_course_ai().get_settings(principal(app), course_id))
 
 
-@route(app, function("ai-settings-put"), response_model=CourseSettingsResponse, errors=(400, 403, 404, 415))
 def put_settings(course_id: uuid.UUID, body: Annotated[CourseSettingsBody, Body()]) -> CourseSettingsResponse:
-    values = get_course_ai().put_settings(principal(app), course_id, body.model_dump())
+    values = get_course_ai().put_settings(principal(app), course_id, body.model_dump(exclude_unset=True))
     return CourseSettingsResponse(course_id=course_id, **values)
+
+
+for _fn in (function("ai-settings-put"), function("ai-settings-patch")):
+    route(app, _fn, response_model=CourseSettingsResponse, errors=(400, 403, 404, 415))(put_settings)
 
 
 @observed

@@ -164,9 +164,10 @@ class Assistant:
                        vector: Any, hits: list[Hit], passages: list[Passage], answer: GeneratedAnswer,
                        started: float) -> GeneratedAnswer:
         if not answer.knows:
-            # A content gap: kept per course, without the asker (the course filter, else the nearest course).
+            # A content gap: kept per course, without the asker: the course asked about, else the nearest course
+            # when the question is at least somewhat related to it (an unrelated question is nobody's gap).
             gap_course = (course_ids[0] if course_ids and len(course_ids) == 1
-                          else (hits[0].course_id if hits else None))
+                          else (hits[0].course_id if hits and hits[0].score > 0 else None))
             if gap_course is not None:
                 with self._engine().begin() as conn:
                     conn.execute(insert(unanswered_questions).values(course_id=gap_course, question=question,
@@ -253,7 +254,8 @@ class Assistant:
                      generated.outcome)
         saved: uuid.UUID | None = None
         if save and module_id is not None:
-            saved = self._store_quiz(caller, course_id, module_id, title or f"Quiz: {course.title}"[:QUIZ_TITLE_CHARS], generated)
+            name = title or f"Quiz: {course.title}"[:QUIZ_TITLE_CHARS]
+            saved = self._store_quiz(caller, course_id, module_id, name, generated)
         return generated, saved
 
     def _store_quiz(self, caller: Principal, course_id: uuid.UUID, module_id: uuid.UUID, title: str,

@@ -63,8 +63,11 @@ API_FUNCTIONS: tuple[Function, ...] = (
         grants=frozenset({Grant.DATABASE, Grant.AI_INDEX_QUEUE})),
     _ai("settings-get", "GET", "/ai/courses/{course_id}/settings", "The course's AI switches (staff)",
         module="course_settings"),
+    # PUT and PATCH alike change only the switches they are sent (the API's update convention).
     _ai("settings-put", "PUT", "/ai/courses/{course_id}/settings", "Turn the course's AI features on/off (staff)",
         module="course_settings"),
+    _ai("settings-patch", "PATCH", "/ai/courses/{course_id}/settings",
+        "Turn the course's AI features on/off (staff)", module="course_settings"),
     _ai("content-gaps", "GET", "/ai/courses/{course_id}/content-gaps",
         "Questions the course could not answer, grouped (staff; anonymous)"),
     _ai("usage-me", "GET", "/ai/usage/me", "The caller's AI usage this month and remaining quota"),

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
-from smartcourse.validation import CleanText
+from smartcourse.validation import CleanText, NonBlankText
 
 from smartcourse_ai.domain import IndexStatus
 from smartcourse_ai.providers.base import Difficulty, Mode
@@ -20,10 +20,10 @@ class SearchRequest(BaseModel):
     # The existing client sends more fields than these; unknown fields are ignored, not refused.
     model_config = ConfigDict(extra="ignore")
 
-    query: Annotated[CleanText, Field(min_length=1, max_length=500)]
+    query: Annotated[NonBlankText, Field(min_length=1, max_length=500)]
     course_ids: CourseIds | None = None
     limit: Annotated[int, Field(ge=1, le=100, strict=True)] = 10
-    similarity_threshold: Annotated[float, Field(ge=0, le=1)] | None = Field(
+    similarity_threshold: Annotated[float, Field(ge=0, le=1, strict=True)] | None = Field(
         default=None, description="minimum relevance (0..1, the scale of `score`); default tuned on the "
                                   "evaluation set")
 
@@ -49,7 +49,7 @@ class AskRequest(BaseModel):
     # `provider` and `model_name` of the existing client are ignored: the deployment chooses the model.
     model_config = ConfigDict(extra="ignore")
 
-    question: Annotated[CleanText, Field(min_length=1, max_length=2000)]
+    question: Annotated[NonBlankText, Field(min_length=1, max_length=2000)]
     course_ids: CourseIds | None = None
     mode: Mode = Mode.STUDENT
 

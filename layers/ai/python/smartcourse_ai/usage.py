@@ -16,7 +16,8 @@ from smartcourse_ai.providers.base import Outcome, TokenUsage
 from smartcourse_ai.tables import usage
 
 WINDOW = timedelta(minutes=1)
-EXTRACTIVE = "extractive"
+# Providers that run inside the function (the extractive generator, the packaged embedder): no per-token price.
+OFFLINE_PROVIDERS = frozenset({"extractive", "local"})
 
 
 def month_start(now: datetime) -> datetime:
@@ -84,8 +85,7 @@ def report(conn: Connection, start: datetime, end: datetime, cost_per_1k_tokens:
     out = []
     for r in rows:
         tokens = int(r.prompt_tokens or 0) + int(r.completion_tokens or 0)
-        # The offline providers run in the function: no per-token price.
-        cost = 0.0 if r.provider == EXTRACTIVE else round(tokens / 1000 * cost_per_1k_tokens, 6)
+        cost = 0.0 if r.provider in OFFLINE_PROVIDERS else round(tokens / 1000 * cost_per_1k_tokens, 6)
         out.append({"user_id": r.user_id, "course_id": r.course_id, "feature": r.feature, "provider": r.provider,
                     "model": r.model, "calls": int(r.calls), "prompt_tokens": int(r.prompt_tokens or 0),
                     "completion_tokens": int(r.completion_tokens or 0), "estimated_cost": cost})

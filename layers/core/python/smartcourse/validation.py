@@ -21,4 +21,12 @@ def check_clean_text(value: str) -> str:
     return value
 
 
+def check_not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
 CleanText = Annotated[str, AfterValidator(check_clean_text)]
+# Free text that must say something (a search query, a question): not only whitespace.
+NonBlankText = Annotated[str, AfterValidator(check_clean_text), AfterValidator(check_not_blank)]

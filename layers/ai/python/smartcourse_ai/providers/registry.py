@@ -17,7 +17,7 @@ from smartcourse.settings import get_settings
 
 from smartcourse_ai.providers.base import Embedder, Generator
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # the generator builds the embedder while holding it
 _embedder: Embedder | None = None
 _generator: Generator | None = None
 _extractive: Generator | None = None

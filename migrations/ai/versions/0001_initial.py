@@ -215,7 +215,8 @@ CREATE INDEX ix_usage_user_id_created_at ON usage (user_id, created_at)
     """,
 )
 
-TABLES = ('usage', 'unanswered_questions', 'processed_events', 'outbox', 'enrollments', 'courses', 'course_settings', 'course_index', 'chunks', 'assets')
+TABLES = ("usage", "unanswered_questions", "processed_events", "outbox", "enrollments", "courses",
+          "course_settings", "course_index", "chunks", "assets")
 
 
 def upgrade() -> None:

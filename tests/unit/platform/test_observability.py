@@ -275,3 +275,17 @@ def test_the_wrapper_restores_the_correlation_id_and_is_applied_once() -> None:
     assert observability.observed(wrapped) is wrapped
     wrapped({"requestContext": {"requestId": "r-1"}}, None)
     assert calls == ["r-1"] and observability.request_context.correlation_id.get() is None
+
+
+def test_loggers_that_print_response_bodies_never_run_below_info(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore logs whole Secrets Manager answers at DEBUG: the wrapper lifts such loggers to INFO."""
+    import logging
+
+    from smartcourse import observability
+
+    monkeypatch.setattr(observability, "_configured", False)
+    for name in observability.SECRET_BEARING_LOGGERS:
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.DEBUG)
+    observability.observed(lambda event, context: None)({}, None)
+    assert all(logging.getLogger(n).getEffectiveLevel() >= logging.INFO
+               for n in observability.SECRET_BEARING_LOGGERS)

@@ -128,6 +128,11 @@ def _patch_loaded_modules() -> None:
         _patched.update(loaded)
 
 
+# Third-party loggers that print request/response bodies at DEBUG (secrets, tokens, keys among them).
+SECRET_BEARING_LOGGERS = ("botocore.parsers", "botocore.endpoint", "botocore.hooks", "urllib3.connectionpool",
+                          "openai._base_client", "httpx2", "httpcore2")
+
+
 def _route_package_loggers() -> None:
     """Our packages' stdlib loggers write through the JSON handler at the function's level, and only there."""
     global _configured
@@ -141,6 +146,10 @@ def _route_package_loggers() -> None:
             package_logger.addHandler(handler)
         if package_logger.level == logging.NOTSET:
             package_logger.setLevel(logger.log_level)
+    for name in SECRET_BEARING_LOGGERS:
+        # At DEBUG these log whole response bodies, Secrets Manager's secret values included: never below INFO.
+        if logging.getLogger(name).getEffectiveLevel() < logging.INFO:
+            logging.getLogger(name).setLevel(logging.INFO)
     for root_handler in logging.getLogger().handlers:
         # pytest's capture handler keeps seeing everything (caplog), as Powertools does for its own logger.
         if type(root_handler).__module__ == "_pytest.logging":

@@ -38,18 +38,20 @@ def reset_caches() -> None:
     from smartcourse.consumers import dlq
     from smartcourse.db import engine
     from smartcourse.settings import get_settings
+    from smartcourse_ai import aws as ai_aws
     from smartcourse_notification import aws as notification_aws
 
     get_settings.cache_clear()
     engine.reset_engine()
     dlq.reset_client()
     notification_aws.reset_clients()
+    ai_aws.reset_clients()
 
 
 @pytest.fixture(params=CONSUMERS, ids=lambda f: f.name)
 def deployed(request: pytest.FixtureRequest, postgres: Any, moto: Any,
              monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Function, EventConsumer, Any, Engine]]:
-    """A consumer function in a sandbox of its own: its service's database, a send queue and a DLQ."""
+    """A consumer function in a sandbox of its own: its service's database, the queues it sends to and a DLQ."""
     import boto3
     from smartcourse.db.migrate import upgrade
 
@@ -62,6 +64,7 @@ def deployed(request: pytest.FixtureRequest, postgres: Any, moto: Any,
         "DATABASE_URL": url, "AWS_ENDPOINT_URL": moto.endpoint, "CONSUMER_MAX_ATTEMPTS": "1",
         "CONSUMER_DLQ_URL": sqs.create_queue(QueueName=f"declared-dlq-{suffix}")["QueueUrl"],
         "NOTIFICATION_QUEUE_URL": sqs.create_queue(QueueName=f"declared-sends-{suffix}")["QueueUrl"],
+        "AI_INDEX_QUEUE_URL": sqs.create_queue(QueueName=f"declared-index-{suffix}")["QueueUrl"],
     }.items():
         monkeypatch.setenv(key, value)
     reset_caches()

@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/core/python:$(CURDIR)/layers/lms/python:$(CURDIR)/layers/notification/python:$(CURDIR)/layers/ai/python:$(CURDIR)/layers/analytics/python:$(CURDIR)/events:$(CURDIR)/localstack:$(CURDIR)/functions
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install run test test-unit lint lock synth bench bench-events clean openapi mail
+.PHONY: help install run test test-unit lint lock synth bench bench-events bench-ai clean openapi mail
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ bench: install  ## benchmarks, figures written to docs/benchmarks.md
 
 bench-events: install  ## only the event path (outbox drain, commit → consumer latency); rewrites its section
 	BENCH_ONLY=events $(PY) -m tests.benchmarks.run
+
+bench-ai: install  ## only the AI sections (retrieval evaluation, AI performance); rewrites them
+	BENCH_ONLY=ai $(PY) -m tests.benchmarks.run
 
 clean:
 	rm -rf cdk.out .build .localcloud/runtime

@@ -1,4 +1,5 @@
-"""``make bench``: cold start per function, warm latency through the gateway and of handlers alone.
+"""``make bench``: cold start per function, warm latency through the gateway and of handlers alone, the event
+path, and the AI service (retrieval evaluation: tests/benchmarks/ai_eval.py; performance: ai_perf.py).
 
 Starts its own local cloud on free ports (nothing shared with ``make run``),
 measures, and rewrites docs/benchmarks.md. Medians and ratios: the machine is
@@ -23,7 +24,7 @@ import httpx
 from localcloud.cloud import LocalCloud, LocalCloudConfig
 from localcloud.services import free_port
 
-from tests.benchmarks import event_latency, lms_workload, outbox
+from tests.benchmarks import ai_eval, ai_perf, event_latency, lms_workload, outbox
 from tests.benchmarks.cold_start import ColdStart, LmsTargets, measure
 from tests.benchmarks.latency import Latency, time_calls
 from tests.benchmarks.lms_data import COURSES, BenchCourse, insert_courses
@@ -254,10 +255,46 @@ def _events_section(drain: outbox.DrainResult, latency: event_latency.LatencyRes
     return "\n".join(lines) + "\n"
 
 
+def _splice(document: str, heading: str, section: str) -> str:
+    """Replace (or append) the section under ``heading`` (up to the next ``## `` heading), leaving the rest of the
+    report as it was measured."""
+    start = document.find(f"\n{heading}\n")
+    if start < 0:
+        return document.rstrip("\n") + "\n" + section
+    end = document.find("\n## ", start + 1)
+    return document[:start] + section + (document[end:] if end >= 0 else "")
+
+
 def _splice_events(document: str, section: str) -> str:
-    """Replace (or append) the event backbone section, leaving the rest of the report as it was measured."""
-    start = document.find("\n" + EVENTS_HEADING)
-    return (document[:start] if start >= 0 else document.rstrip("\n") + "\n") + section
+    return _splice(document, EVENTS_HEADING, section)
+
+
+# BENCH_ONLY=ai runs both AI sections, ai-eval (or ai-perf) one of them: no local cloud, each starts its own database.
+AI_ONLY = {"ai": ("eval", "perf"), "ai-eval": ("eval",), "ai-perf": ("perf",)}
+
+
+def _progress(line: str) -> None:
+    """The AI benchmarks' progress lines (their sections are printed with the whole report)."""
+    if line.startswith("ai-"):
+        print(line, flush=True)
+
+
+def _ai_sections(parts: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(heading, markdown) of the AI retrieval evaluation and the AI service's performance, as asked."""
+    sections = []
+    if "eval" in parts:
+        print("AI retrieval evaluation…", flush=True)
+        sections.append((ai_eval.SECTION_HEADING, ai_eval.run(log=_progress)))
+    if "perf" in parts:
+        print("AI service performance…", flush=True)
+        sections.append((ai_perf.SECTION_HEADING, ai_perf.run(log=_progress)))
+    return sections
+
+
+def _splice_ai(document: str, sections: list[tuple[str, str]]) -> str:
+    for heading, section in sections:
+        document = _splice(document, heading, section)
+    return document
 
 
 def _events(cloud: LocalCloud) -> tuple[outbox.DrainResult, event_latency.LatencyResult]:
@@ -272,8 +309,15 @@ def _events(cloud: LocalCloud) -> tuple[outbox.DrainResult, event_latency.Latenc
 def main() -> int:
     runs = int(os.environ.get("BENCH_COLD_RUNS", "5"))
     n = int(os.environ.get("BENCH_N", "200"))
-    # BENCH_ONLY=events measures the event path only and rewrites just its section of the report.
-    events_only = os.environ.get("BENCH_ONLY") == "events"
+    # BENCH_ONLY=events measures the event path only and rewrites just its section of the report; BENCH_ONLY=ai
+    # (ai-eval, ai-perf) likewise for the AI sections.
+    only = os.environ.get("BENCH_ONLY", "")
+    if only in AI_ONLY:
+        document = OUT.read_text() if OUT.exists() else "# Benchmarks\n"
+        OUT.write_text(_splice_ai(document, _ai_sections(AI_ONLY[only])))
+        print(OUT.read_text())
+        return 0
+    events_only = only == "events"
     # Every timed enrollment needs a course of its own: two disjoint slices (gateway, handler) of the courses.
     n_writes = min(int(os.environ.get("BENCH_N_WRITES", str(n))), (COURSES - 2) // 2 - lms_workload.WARMUP)
     os.environ.setdefault("SMARTCOURSE_ADMIN_EMAIL", "admin@bench.smartcourse.local")
@@ -307,8 +351,10 @@ def main() -> int:
     if events_only:
         OUT.write_text(_splice_events(OUT.read_text() if OUT.exists() else "", section))
     else:
-        OUT.write_text(_splice_events(_render(cold, gateway, handler_only, overhead, runs, lms_gateway,
-                                              lms_handler), section))
+        # After the local cloud is stopped: the AI benchmarks start their own database and need the CPU.
+        ai_sections = _ai_sections(AI_ONLY["ai"])
+        OUT.write_text(_splice_ai(_splice_events(_render(cold, gateway, handler_only, overhead, runs, lms_gateway,
+                                                         lms_handler), section), ai_sections))
     print(OUT.read_text())
     return 0
 

@@ -12,6 +12,7 @@ from smartcourse_ai.retrieval import (
     fuse,
     relevance,
     ts_query,
+    ts_query_all,
 )
 from smartcourse_ai.usage import month_start, next_month_start
 
@@ -20,7 +21,9 @@ def test_the_text_query_ors_plain_words_and_cannot_inject_operators() -> None:
     assert ts_query("How do I stop XSS?") == "how | do | i | stop | xss"
     assert ts_query("a & b | !c <-> d:*") == "a | b | c | d"
     assert ts_query("¿?!") is None
-    assert ts_query(" ".join(f"w{i}" for i in range(100))).count("|") == 31
+    assert (ts_query(" ".join(f"w{i}" for i in range(100))) or "").count("|") == 31
+    assert ts_query_all("How do I stop XSS?") == "how & do & i & stop & xss"
+    assert ts_query_all("") is None
 
 
 def test_fusion_leans_on_the_vector_side_and_relevance_is_calibrated_to_0_1() -> None:

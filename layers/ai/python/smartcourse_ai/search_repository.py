@@ -12,10 +12,14 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
 from smartcourse_ai.domain import EMBEDDING_DIMENSIONS
-from smartcourse_ai.retrieval import CANDIDATES, Hit
+from smartcourse_ai.retrieval import CANDIDATES, TEXT_SCAN, Hit
 from smartcourse_ai.tables import TS_CONFIG
 
-# ts_rank_cd normalisation 32 maps a rank r to r / (r + 1): 0..1 whatever the document length.
+# Candidates: the nearest chunks by cosine distance (HNSW), and the text matches of the question's terms — those
+# matching *every* term first (ranked), then, within a bounded number of any-term matches, the best ranked. Ranking
+# every any-term match costs one ts_rank_cd per matching chunk (a common word matches a large part of a big
+# corpus: 28 % of 100,000 chunks in the benchmark, 360 ms), so the any-term side reads at most :scan matches.
+# Every candidate is then scored with its any-term rank (ts_rank_cd normalisation 32: r / (r + 1), 0..1).
 # Only the constant text-search configuration is formatted into the SQL; every value is a bound parameter.
 _SQL = f"""
 WITH vec AS (
@@ -23,10 +27,18 @@ WITH vec AS (
     WHERE c.course_id = ANY(:courses)
     ORDER BY c.embedding <=> :q
     LIMIT :k
-), txt AS (
+), every_term AS (
     SELECT c.id FROM chunks c
-    WHERE :tsq IS NOT NULL AND c.course_id = ANY(:courses) AND c.tsv @@ to_tsquery('{TS_CONFIG}', :tsq)
+    WHERE :tsq_all IS NOT NULL AND c.course_id = ANY(:courses) AND c.tsv @@ to_tsquery('{TS_CONFIG}', :tsq_all)
     ORDER BY ts_rank_cd(c.tsv, to_tsquery('{TS_CONFIG}', :tsq), 32) DESC
+    LIMIT :k
+), any_term AS (
+    SELECT m.id FROM (
+        SELECT c.id, c.tsv FROM chunks c
+        WHERE :tsq IS NOT NULL AND c.course_id = ANY(:courses) AND c.tsv @@ to_tsquery('{TS_CONFIG}', :tsq)
+        LIMIT :scan
+    ) m
+    ORDER BY ts_rank_cd(m.tsv, to_tsquery('{TS_CONFIG}', :tsq), 32) DESC
     LIMIT :k
 )
 SELECT c.id, c.course_id, c.asset_id, c.heading_path, c.content, c.chunk_index,
@@ -34,14 +46,16 @@ SELECT c.id, c.course_id, c.asset_id, c.heading_path, c.content, c.chunk_index,
        CASE WHEN :tsq IS NULL THEN 0
             ELSE ts_rank_cd(c.tsv, to_tsquery('{TS_CONFIG}', :tsq), 32) END AS text_rank
 FROM chunks c
-WHERE c.id IN (SELECT id FROM vec UNION SELECT id FROM txt)
+WHERE c.id IN (SELECT id FROM vec UNION SELECT id FROM every_term UNION SELECT id FROM any_term)
 """  # noqa: S608
 
 SEARCH = text(_SQL).bindparams(
     bindparam("q", type_=Vector(EMBEDDING_DIMENSIONS)),
     bindparam("courses", type_=ARRAY(PG_UUID(as_uuid=True))),
     bindparam("tsq", type_=String),
+    bindparam("tsq_all", type_=String),
     bindparam("k", type_=Integer),
+    bindparam("scan", type_=Integer),
 ).columns(id=Uuid, course_id=Uuid, asset_id=Uuid, heading_path=Text, content=Text, chunk_index=Integer,
           similarity=Float, text_rank=Float)
 
@@ -53,10 +67,13 @@ def prepare(conn: Connection) -> None:
 
 
 def search(conn: Connection, vector: Any, tsq: str | None, course_ids: Sequence[uuid.UUID],
-           candidates: int = CANDIDATES) -> list[Hit]:
+           candidates: int = CANDIDATES, *, tsq_all: str | None = None, scan: int = TEXT_SCAN) -> list[Hit]:
+    """Candidates of ``course_ids`` for a query vector and its any-term (``tsq``) / every-term (``tsq_all``)
+    text queries (``retrieval.ts_query``), each with its similarity and any-term text rank."""
     if not course_ids:
         return []
-    rows = conn.execute(SEARCH, {"q": vector, "courses": list(course_ids), "tsq": tsq, "k": candidates})
+    rows = conn.execute(SEARCH, {"q": vector, "courses": list(course_ids), "tsq": tsq, "tsq_all": tsq_all,
+                                 "k": candidates, "scan": scan})
     return [Hit(chunk_id=r.id, course_id=r.course_id, asset_id=r.asset_id, heading_path=r.heading_path,
                 content=r.content, chunk_index=r.chunk_index, similarity=float(r.similarity),
                 text_rank=float(r.text_rank)) for r in rows]

@@ -431,13 +431,12 @@ def constants(**values: float) -> Iterator[None]:
 
 def _candidates_hits(corpus: Corpus, retrieved: Sequence[Retrieved], candidates: int) -> list[list[Any]]:
     from smartcourse_ai import search_repository
-    from smartcourse_ai.retrieval import ts_query
 
     out = []
     for r in retrieved:
         with corpus.engine.begin() as conn:
             search_repository.prepare(conn)
-            out.append(search_repository.search(conn, r.vector, ts_query(r.question.text), corpus.course_ids,
+            out.append(search_repository.search(conn, r.vector, r.question.text, corpus.course_ids,
                                                 candidates=candidates))
     return out
 

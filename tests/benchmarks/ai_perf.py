@@ -238,7 +238,8 @@ def _explain_sql() -> Any:
     return text(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON) {sql}").bindparams(
         bindparam("q", type_=Vector(EMBEDDING_DIMENSIONS)),
         bindparam("courses", type_=ARRAY(PG_UUID(as_uuid=True))),
-        bindparam("tsq", type_=String), bindparam("k", type_=Integer))
+        bindparam("tsq", type_=String), bindparam("tsq_all", type_=String), bindparam("k", type_=Integer),
+        bindparam("scan", type_=Integer))
 
 
 _VECTOR_LITERAL = re.compile(r"'\[[^\]]*\]'::vector")
@@ -253,12 +254,10 @@ def _abbreviate(plan: str) -> str:
 
 def explain(engine: Engine, vector: Any, question: str, course_ids: Sequence[uuid.UUID]) -> str:
     from smartcourse_ai import search_repository
-    from smartcourse_ai.retrieval import CANDIDATES, ts_query
 
     with engine.begin() as conn:
         search_repository.prepare(conn)
-        rows = conn.execute(_explain_sql(), {"q": vector, "courses": list(course_ids), "tsq": ts_query(question),
-                                             "k": CANDIDATES}).all()
+        rows = conn.execute(_explain_sql(), search_repository.parameters(vector, question, course_ids)).all()
     return _abbreviate("\n".join(r[0] for r in rows))
 
 
@@ -267,13 +266,12 @@ def raw_search(engine: Engine, vectors: Sequence[Any], questions: Sequence[str],
     """The production query alone (``search_repository.prepare`` + ``search``), vectors precomputed; query i
     over the courses ``scopes[i]``."""
     from smartcourse_ai import search_repository
-    from smartcourse_ai.retrieval import ts_query
 
     def once(i: int) -> float:
         started = time.perf_counter()
         with engine.begin() as conn:
             search_repository.prepare(conn)
-            search_repository.search(conn, vectors[i], ts_query(questions[i]), scopes[i])
+            search_repository.search(conn, vectors[i], questions[i], scopes[i])
         return (time.perf_counter() - started) * 1000
 
     for i in range(WARMUP):

@@ -230,7 +230,6 @@ def test_a_job_of_a_replaced_run_is_dropped(pipeline: Pipeline) -> None:
 
 def test_hybrid_search_finds_a_paraphrased_question(pipeline: Pipeline, db: Engine, embedder: Any) -> None:
     from smartcourse_ai import search_repository
-    from smartcourse_ai.retrieval import ts_query
 
     courses = evaluation_courses()
     if not courses:
@@ -244,7 +243,7 @@ def test_hybrid_search_finds_a_paraphrased_question(pipeline: Pipeline, db: Engi
     question = "someone posted a comment and now a stranger's script runs in visitors' browsers"
     with db.begin() as conn:
         search_repository.prepare(conn)
-        hits = search_repository.search(conn, embedder.embed([question])[0], ts_query(question), [course.course_id])
+        hits = search_repository.search(conn, embedder.embed([question])[0], question, [course.course_id])
     hits.sort(key=lambda h: -h.score)
     print(json.dumps([(h.heading_path, round(h.score, 3)) for h in hits[:5]], indent=1))
     assert hits and hits[0].score > 0.3

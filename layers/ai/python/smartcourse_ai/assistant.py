@@ -35,7 +35,7 @@ from smartcourse_ai.providers.base import (
     Passage,
     TokenUsage,
 )
-from smartcourse_ai.retrieval import DEFAULT_THRESHOLD, Hit, ts_query, ts_query_all
+from smartcourse_ai.retrieval import DEFAULT_THRESHOLD, Hit
 from smartcourse_ai.tables import unanswered_questions
 
 COURSE_NOT_FOUND = "Course not found"
@@ -111,7 +111,7 @@ class Assistant:
         vector = self._embedder().embed([text])[0]
         with self._engine().begin() as conn:
             search_repository.prepare(conn)
-            hits = search_repository.search(conn, vector, ts_query(text), course_ids, tsq_all=ts_query_all(text))
+            hits = search_repository.search(conn, vector, text, course_ids)
         hits.sort(key=lambda h: (-h.score, -h.similarity, str(h.chunk_id)))
         return vector, hits
 

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
 from smartcourse_ai.domain import EMBEDDING_DIMENSIONS
-from smartcourse_ai.retrieval import CANDIDATES, TEXT_SCAN, Hit
+from smartcourse_ai.retrieval import CANDIDATES, TEXT_SCAN, Hit, ts_query, ts_query_all
 from smartcourse_ai.tables import TS_CONFIG
 
 # Candidates: the nearest chunks by cosine distance (HNSW), and the text matches of the question's terms — those
@@ -66,14 +66,20 @@ def prepare(conn: Connection) -> None:
     conn.exec_driver_sql("SET LOCAL hnsw.ef_search = 100")
 
 
-def search(conn: Connection, vector: Any, tsq: str | None, course_ids: Sequence[uuid.UUID],
-           candidates: int = CANDIDATES, *, tsq_all: str | None = None, scan: int = TEXT_SCAN) -> list[Hit]:
-    """Candidates of ``course_ids`` for a query vector and its any-term (``tsq``) / every-term (``tsq_all``)
-    text queries (``retrieval.ts_query``), each with its similarity and any-term text rank."""
+def parameters(vector: Any, query: str, course_ids: Sequence[uuid.UUID], candidates: int = CANDIDATES,
+               scan: int = TEXT_SCAN) -> dict[str, Any]:
+    """The bound values of ``SEARCH`` for a query's vector and text."""
+    return {"q": vector, "courses": list(course_ids), "tsq": ts_query(query), "tsq_all": ts_query_all(query),
+            "k": candidates, "scan": scan}
+
+
+def search(conn: Connection, vector: Any, query: str, course_ids: Sequence[uuid.UUID],
+           candidates: int = CANDIDATES, scan: int = TEXT_SCAN) -> list[Hit]:
+    """Candidates of ``course_ids`` for a query (its vector and its text), each with its cosine similarity and
+    its any-term text rank (``Hit.score`` fuses them)."""
     if not course_ids:
         return []
-    rows = conn.execute(SEARCH, {"q": vector, "courses": list(course_ids), "tsq": tsq, "tsq_all": tsq_all,
-                                 "k": candidates, "scan": scan})
+    rows = conn.execute(SEARCH, parameters(vector, query, course_ids, candidates, scan))
     return [Hit(chunk_id=r.id, course_id=r.course_id, asset_id=r.asset_id, heading_path=r.heading_path,
                 content=r.content, chunk_index=r.chunk_index, similarity=float(r.similarity),
                 text_rank=float(r.text_rank)) for r in rows]

@@ -43,7 +43,7 @@ HYBRID_MARGIN_GOAL = 0.20  # hybrid hit@5 at least this much above lexical's
 OFF_TOPIC_GOAL = 0.95
 SECTION_HEADING = "## AI retrieval evaluation"
 SEP = " \u203a "  # as in heading paths
-DEFAULT_WINDOWS = "128,256"  # chunk windows of the sweep (256: the embedder's, already indexed)
+DEFAULT_WINDOWS = "128,256"  # chunk windows of the sweep (the indexer's default, 128, is already indexed)
 # Settings the in-process assistant reads: no rate limit nor quota in the way, the default threshold.
 EVAL_ENVIRONMENT = {"SERVICE_NAME": "ai", "AI_RATE_LIMIT_PER_MINUTE": "1000000",
                     "AI_MONTHLY_TOKEN_QUOTA": "1000000000", "AI_GENERATOR": "extractive", "AI_EMBEDDER": "minilm"}

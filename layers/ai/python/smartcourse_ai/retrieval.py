@@ -26,7 +26,7 @@ FUSED_CEILING = 0.55
 # is refused and about 6 % of the answerable ones are (0.45 refused 18 %).
 DEFAULT_THRESHOLD = 0.30
 CANDIDATES = 40  # per side (vector, every-term text, any-term text) before fusion
-TEXT_SCAN = 2000  # any-term text matches read (and ranked) at most per query: bounds the cost on a large corpus
+TEXT_SCAN = 500  # any-term text matches read (and ranked) at most per query: bounds the cost on a large corpus
 MAX_QUERY_TERMS = 32
 
 _WORD = re.compile(r"[a-z0-9]+")

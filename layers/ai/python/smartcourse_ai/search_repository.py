@@ -18,7 +18,8 @@ from smartcourse_ai.tables import TS_CONFIG
 # Candidates: the nearest chunks by cosine distance (HNSW), and the text matches of the question's terms — those
 # matching *every* term first (ranked), then, within a bounded number of any-term matches, the best ranked. Ranking
 # every any-term match costs one ts_rank_cd per matching chunk (a common word matches a large part of a big
-# corpus: 28 % of 100,000 chunks in the benchmark, 360 ms), so the any-term side reads at most :scan matches.
+# corpus: 28 % of 100,000 chunks in the benchmark, 360 ms), so the any-term side reads at most :scan matches
+# (retrieval.TEXT_SCAN).
 # Every candidate is then scored with its any-term rank (ts_rank_cd normalisation 32: r / (r + 1), 0..1).
 # Only the constant text-search configuration is formatted into the SQL; every value is a bound parameter.
 _SQL = f"""
@@ -63,7 +64,8 @@ SEARCH = text(_SQL).bindparams(
 def prepare(conn: Connection) -> None:
     """Let the HNSW scan go on past filtered-out rows (pgvector >= 0.8), so a course filter still fills k."""
     conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = relaxed_order")
-    conn.exec_driver_sql("SET LOCAL hnsw.ef_search = 100")
+    # The candidate list of the graph walk: above the 40 candidates wanted, low enough to stay a few ms.
+    conn.exec_driver_sql("SET LOCAL hnsw.ef_search = 64")
 
 
 def parameters(vector: Any, query: str, course_ids: Sequence[uuid.UUID], candidates: int = CANDIDATES,

@@ -33,6 +33,9 @@ from smartcourse_ai.indexing.jobs import IndexJob, RunNotCommitted, StaleJob
 from smartcourse_ai.providers.base import Embedder, Generator, Passage
 
 ARTICLE = "article"
+# Chunks of at most 128 tokens (the embedder reads 256): measured on the evaluation set, hybrid hit@5 0.953 against
+# 0.924 with 256-token chunks, fewer false refusals, and more chunks embedded per second (docs/benchmarks.md).
+CHUNK_TOKENS = 128
 DIGEST_MAX_CHUNKS = 400  # the digest reads the course's first chunks: enough for a summary, bounded in time
 MAX_ERROR_CHARS = 1000
 
@@ -96,7 +99,7 @@ class Indexer:
 
     @property
     def chunk_tokens(self) -> int:
-        return self._chunk_tokens or self._embedder.max_tokens
+        return min(self._chunk_tokens or CHUNK_TOKENS, self._embedder.max_tokens)
 
     # --- one asset -------------------------------------------------------------------------------------------
 

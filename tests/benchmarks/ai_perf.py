@@ -719,7 +719,8 @@ def render(search: SearchResult, ask: AskResult, indexing: IndexingResult, memor
           for batch, rate in sorted(indexing.embed_rates.items())),
         "",
         f"Chunks of {indexing.mean_tokens:.0f} tokens on average (at most {CHUNK_TOKENS}); the embedder runs "
-        f"batches of {indexing.batch_size} (`onnx_embedder.BATCH_SIZE`), and the indexer embeds one asset's chunks per call; "
+        f"batches of {indexing.batch_size} (`onnx_embedder.BATCH_SIZE`), and the indexer embeds one asset's chunks "
+        "per call; "
         f"the embedder alone is the best of {EMBED_RUNS} passes over every chunk, in course order. "
         "Larger batches are slower here: a batch is padded to its longest chunk, and with ONNX Runtime's memory "
         "arena off (see `onnx_embedder`) each batch's tensors are allocated anew. "

@@ -14,7 +14,7 @@ FUNCTION = function("ai-quiz")
 app = make_resolver()
 
 
-@route(app, FUNCTION, response_model=QuizResponse, errors=(400, 403, 404, 409, 415, 429))
+@route(app, FUNCTION, response_model=QuizResponse, errors=(400, 403, 404, 409, 415, 429, 503))
 def generate_quiz(course_id: uuid.UUID, body: Annotated[QuizRequest, Body()]) -> QuizResponse:
     quiz, saved = get_assistant().quiz(principal(app), course_id, num_questions=body.num_questions,
                                        difficulty=body.difficulty, save=body.save, module_id=body.module_id,

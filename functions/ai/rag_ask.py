@@ -14,7 +14,7 @@ FUNCTION = function("ai-rag-ask")
 app = make_resolver()
 
 
-@route(app, FUNCTION, response_model=AskResponse, errors=(400, 403, 404, 415, 429))
+@route(app, FUNCTION, response_model=AskResponse, errors=(400, 403, 404, 415, 429, 503))
 def ask(body: Annotated[AskRequest, Body()]) -> AskResponse:
     outcome = get_assistant().ask(principal(app), body.question, body.course_ids, body.mode)
     answer = outcome.answer

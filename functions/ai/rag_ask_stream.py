@@ -20,7 +20,7 @@ app = make_resolver()
 EVENT_STREAM = "text/event-stream; charset=utf-8"
 
 
-@route(app, FUNCTION, errors=(400, 403, 404, 415, 429), media_type="text/event-stream",
+@route(app, FUNCTION, errors=(400, 403, 404, 415, 429, 503), media_type="text/event-stream",
        description="Frames `data: {\"delta\": ...}` then `data: {\"done\": true, \"sources\": [...], "
                    "\"confidence\": ..., \"model\": ...}` (media type text/event-stream).")
 def ask_stream(body: Annotated[AskRequest, Body()]) -> Response[str]:

@@ -24,7 +24,7 @@ def search(body: Annotated[SearchRequest, Body()]) -> SearchResponse:
 
 
 for _fn in FUNCTIONS:
-    route(app, _fn, response_model=SearchResponse, errors=(400, 404, 415, 429))(search)
+    route(app, _fn, response_model=SearchResponse, errors=(400, 404, 415, 429, 503))(search)
 
 
 @observed

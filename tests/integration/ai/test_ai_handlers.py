@@ -558,6 +558,15 @@ def test_quiz_save_goes_through_the_lms(world: World, monkeypatch: pytest.Monkey
     assert response["statusCode"] == 403 and body_of(response) == {"detail": "x"}
     assert len(payloads) == 2
 
+    def lms_down(payload: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("the LMS could not save the quiz")
+
+    monkeypatch.setattr(aws, "invoke_save_quiz", lms_down)
+    response = call("quiz", world.owner_a, path_params=course_path(world.baking),
+                    body={"num_questions": 2, "save": True, "module_id": str(module_id)})
+    assert response["statusCode"] == 503 and header(response, "Retry-After") == "10"
+    assert "may have been saved" in body_of(response)["detail"]
+
 
 # --- 5. summary ---------------------------------------------------------------------------------------------------
 

@@ -247,3 +247,53 @@ def test_hybrid_search_finds_a_paraphrased_question(pipeline: Pipeline, db: Engi
     hits.sort(key=lambda h: -h.score)
     print(json.dumps([(h.heading_path, round(h.score, 3)) for h in hits[:5]], indent=1))
     assert hits and hits[0].score > 0.3
+
+
+def test_an_archive_while_an_asset_is_embedded_wins(pipeline: Pipeline, db: Engine,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from smartcourse_ai.indexing.jobs import StaleJob
+
+    course = small_course()
+    pipeline.upload(course)
+    pipeline.publish(course)
+    index = pipeline.indexer._index
+
+    def index_then_archive(asset: Any, *, force: bool) -> Any:
+        result = index(asset, force=force)
+        pipeline.archive(course)  # committed between the job's read and its write
+        return result
+
+    monkeypatch.setattr(pipeline.indexer, "_index", index_then_archive)
+    with pytest.raises(StaleJob):
+        pipeline.indexer.run_job(pipeline.jobs.pop(0))
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM chunks WHERE course_id = :c"),
+                            {"c": course.course_id}).scalar_one() == 0
+    assert outbox_events(db, course.course_id) == []
+    pipeline.jobs.clear()
+
+
+def test_a_failure_while_recording_on_the_last_attempt_still_ends_the_run(pipeline: Pipeline, db: Engine,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from smartcourse_ai import repository
+
+    course = published_course({"title": "One video", "modules": [{"title": "M", "assets": [
+        {"title": "Clip", "asset_type": "video", "description": "A clip.", "source_url": "https://v/1"}]}]})
+    pipeline.publish(course)
+    [job] = pipeline.jobs
+    pipeline.jobs.clear()
+    replace = repository.replace_chunks
+
+    def broken(conn: Any, asset_id: Any, rows: Any) -> None:
+        if list(rows):
+            raise RuntimeError("disk full")
+        replace(conn, asset_id, [])
+
+    monkeypatch.setattr(repository, "replace_chunks", broken)
+    with pytest.raises(RuntimeError):
+        pipeline.indexer.run_job(job)  # not the last attempt: SQS retries it
+    assert run_row(db, course.course_id).status == "processing"
+    assert pipeline.indexer.run_job(job, last_attempt=True).value == "failed"
+    row = run_row(db, course.course_id)
+    assert row.status == "failed" and "RuntimeError" in row.last_error
+    assert [e for e, _ in outbox_events(db, course.course_id)] == ["course.processing_failed"]

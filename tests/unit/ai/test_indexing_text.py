@@ -104,3 +104,11 @@ def test_an_index_job_round_trips_through_its_message_body() -> None:
     assert IndexJob.from_json(job.to_json()) == job
     with pytest.raises((ValueError, KeyError)):
         IndexJob.from_json("[]")
+
+
+def test_a_heading_longer_than_the_window_is_cut_and_the_text_still_fills_chunks() -> None:
+    doc = document(heading("very long heading " * 60), paragraph("body text words " * 100))
+    chunks = chunk_sections(parse_document(json.dumps(doc).encode()), ["Module"], words, max_tokens=64)
+    assert all(c.token_count <= 64 for c in chunks)
+    assert all(words(c.heading_path) <= 32 for c in chunks)
+    assert len(chunks) <= 10  # not one chunk per word

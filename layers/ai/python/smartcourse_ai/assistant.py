@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from smartcourse.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from smartcourse.errors import Conflict, Forbidden, NotFound, Unavailable, ValidationFailed
 from smartcourse.principal import Principal
 from smartcourse.settings import get_settings
 from sqlalchemy import Connection, Engine, insert
@@ -96,7 +96,8 @@ class Assistant:
             raise NotFound(COURSE_NOT_FOUND)
         if feature is None:
             return readable
-        enabled = [c for c in readable if feature_enabled(conn, c, feature)]
+        switched_off = repo.courses_with_feature_off(conn, str(feature))
+        enabled = [c for c in readable if c not in switched_off]
         if wanted_ids is not None and len(enabled) != len(readable):
             raise Forbidden(FEATURE_OFF.format(feature="The AI assistant (chat)"))
         return enabled
@@ -108,7 +109,11 @@ class Assistant:
         return DEFAULT_THRESHOLD if configured is None else configured
 
     def _retrieve(self, text: str, course_ids: Sequence[uuid.UUID]) -> tuple[Any, list[Hit]]:
-        vector = self._embedder().embed([text])[0]
+        try:
+            vector = self._embedder().embed([text])[0]
+        except Exception as exc:
+            # Only a configured (remote) embedder can fail here: a clear 503, never a 500.
+            raise Unavailable("The embedding model did not answer; try again shortly") from exc
         with self._engine().begin() as conn:
             search_repository.prepare(conn)
             hits = search_repository.search(conn, vector, text, course_ids)
@@ -236,7 +241,7 @@ class Assistant:
             if not feature_enabled(conn, course_id, CourseFeature.QUIZ):
                 raise Forbidden(FEATURE_OFF.format(feature="Quiz generation"))
             usage.check_limits(conn, caller.user_id, self._limits(), self._clock())
-            rows = repo.course_chunks(conn, course_id)[:QUIZ_PASSAGES]
+            rows = repo.course_chunks(conn, course_id, limit=QUIZ_PASSAGES, with_embeddings=False)
         if not rows:
             raise Conflict("The course is not indexed yet")
         passages = [Passage(chunk_id=r.id, course_id=course_id, asset_id=r.asset_id, heading_path=r.heading_path,
@@ -265,15 +270,18 @@ class Assistant:
         from smartcourse_ai.aws import invoke_save_quiz
 
         save = self._save_quiz or invoke_save_quiz
-        answer = save({
-            "actor": {"user_id": str(caller.user_id), "roles": sorted(caller.roles)},
-            "course_id": str(course_id), "module_id": str(module_id), "title": title,
-            "quiz": {"questions": [{"question": q.question, "options": list(q.options),
-                                    "answer_index": q.answer_index, "explanation": q.explanation,
-                                    "source_chunk_ids": [str(c) for c in q.source_chunk_ids]}
-                                   for q in quiz.questions],
-                     "generated_by": {"provider": quiz.provider, "model": quiz.model}},
-        })
+        questions = [{"question": q.question, "options": list(q.options), "answer_index": q.answer_index,
+                      "explanation": q.explanation, "source_chunk_ids": [str(c) for c in q.source_chunk_ids]}
+                     for q in quiz.questions]
+        try:
+            answer = save({"actor": {"user_id": str(caller.user_id), "roles": sorted(caller.roles)},
+                           "course_id": str(course_id), "module_id": str(module_id), "title": title,
+                           "quiz": {"questions": questions,
+                                    "generated_by": {"provider": quiz.provider, "model": quiz.model}}})
+        except Exception as exc:
+            # Not retried here: the LMS may have stored it before the answer was lost.
+            raise Unavailable("The LMS did not confirm saving the quiz (it may have been saved; check the module "
+                              "before trying again)", retry_after_seconds=10) from exc
         status = int(answer.get("status", 500))
         detail = str(answer.get("detail") or "The LMS refused the quiz")
         if status == 201:

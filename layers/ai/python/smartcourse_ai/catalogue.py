@@ -22,7 +22,8 @@ from smartcourse.links import API_PREFIX
 INDEX_QUEUE = "ai-index-jobs"
 
 _DB = frozenset({Grant.DATABASE})
-# Functions that generate text may use the configured OpenAI-compatible endpoint (its key's secret).
+# Functions that embed, generate text or record which model embeds may use the configured OpenAI-compatible
+# endpoint: its settings and its key's secret (one embedder for every function, or vectors would not compare).
 _DB_MODEL = frozenset({Grant.DATABASE, Grant.AI_PROVIDER_KEY})
 # Functions running the embedding model: ONNX Runtime wants the memory, and Lambda's CPU share follows it.
 MODEL_MEMORY_MB = 1024
@@ -46,9 +47,9 @@ API_FUNCTIONS: tuple[Function, ...] = (
     health_function(Service.AI),
     docs_function(Service.AI),
     _ai("search", "POST", "/search", "Hybrid search (vector + full text) over the courses the caller may read",
-        module="search", memory_mb=MODEL_MEMORY_MB),
+        module="search", grants=_DB_MODEL, memory_mb=MODEL_MEMORY_MB),
     _ai("content-search", "POST", "/content/search", "Hybrid search (the existing client's path)",
-        module="search", memory_mb=MODEL_MEMORY_MB),
+        module="search", grants=_DB_MODEL, memory_mb=MODEL_MEMORY_MB),
     _ai("rag-ask", "POST", "/rag/ask", "A grounded answer with its sources and confidence",
         grants=_DB_MODEL, memory_mb=MODEL_MEMORY_MB, timeout_seconds=29),
     _ai("rag-ask-stream", "POST", "/rag/ask/stream", "The same answer as server-sent events (text/event-stream)",
@@ -60,7 +61,7 @@ API_FUNCTIONS: tuple[Function, ...] = (
     _ai("processing-status", "GET", "/ai/courses/{course_id}/processing-status",
         "Indexing progress and last error of a course (staff)"),
     _ai("generate-embeddings", "POST", "/content/generate-embeddings", "Re-embed a course or all (admin; 202)",
-        grants=frozenset({Grant.DATABASE, Grant.AI_INDEX_QUEUE})),
+        grants=frozenset({Grant.DATABASE, Grant.AI_INDEX_QUEUE, Grant.AI_PROVIDER_KEY})),
     _ai("settings-get", "GET", "/ai/courses/{course_id}/settings", "The course's AI switches (staff)",
         module="course_settings"),
     # PUT and PATCH alike change only the switches they are sent (the API's update convention).
@@ -93,7 +94,7 @@ EVENT_FUNCTIONS: tuple[Function, ...] = (
         handler="ai.consume_events.handler",
         description="Plans indexing runs (course.published), unindexes (course.archived), learns enrollments",
         kafka=KafkaTrigger(event_types=("course.published", "course.archived", "enrollment.created")),
-        grants=frozenset({Grant.DATABASE, Grant.AI_INDEX_QUEUE}),
+        grants=frozenset({Grant.DATABASE, Grant.AI_INDEX_QUEUE, Grant.AI_PROVIDER_KEY}),
         timeout_seconds=60,
     ),
     Function(

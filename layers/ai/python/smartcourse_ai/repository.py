@@ -215,13 +215,21 @@ def finish_run(conn: Connection, course_id: uuid.UUID, run_id: uuid.UUID, **valu
                  .values(**values))
 
 
-def course_chunks(conn: Connection, course_id: uuid.UUID) -> list[Any]:
-    """The course's chunks in course order (module, asset, chunk), with their embeddings."""
-    return list(conn.execute(
-        select(chunks.c.id, chunks.c.asset_id, chunks.c.heading_path, chunks.c.content, chunks.c.embedding)
-        .join(assets, assets.c.asset_id == chunks.c.asset_id)
-        .where(chunks.c.course_id == course_id)
-        .order_by(assets.c.position, chunks.c.chunk_index)))
+def course_chunks(conn: Connection, course_id: uuid.UUID, *, limit: int | None = None,
+                  with_embeddings: bool = True) -> list[Any]:
+    """The course's first ``limit`` chunks in course order (module, asset, chunk), with their embeddings."""
+    columns = [chunks.c.id, chunks.c.asset_id, chunks.c.heading_path, chunks.c.content]
+    query = (select(*columns, *([chunks.c.embedding] if with_embeddings else []))
+             .join(assets, assets.c.asset_id == chunks.c.asset_id)
+             .where(chunks.c.course_id == course_id)
+             .order_by(assets.c.position, chunks.c.chunk_index))
+    return list(conn.execute(query if limit is None else query.limit(limit)))
+
+
+def courses_with_feature_off(conn: Connection, feature: str) -> set[uuid.UUID]:
+    """Courses whose staff switched ``feature`` (a ``CourseFeature`` column) off."""
+    column = course_settings.c[feature]
+    return {r[0] for r in conn.execute(select(course_settings.c.course_id).where(column.is_(False)))}
 
 
 def chunk_totals(conn: Connection, course_id: uuid.UUID) -> tuple[int, int]:

@@ -45,6 +45,14 @@ class Throttled(DomainError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class Unavailable(DomainError):
+    """A dependency (another service, a model provider) did not answer: 503, try again after a while."""
+
+    def __init__(self, message: str, retry_after_seconds: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class PayloadTooLarge(DomainError):
     """Content above a size limit (413)."""
 

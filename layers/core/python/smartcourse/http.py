@@ -32,6 +32,7 @@ from smartcourse.errors import (
     PayloadTooLarge,
     Throttled,
     Unauthorized,
+    Unavailable,
     ValidationFailed,
 )
 from smartcourse.principal import ANONYMOUS, ANONYMOUS_PRINCIPAL_ID, Principal, Role
@@ -49,6 +50,7 @@ STATUS_OF: dict[type[DomainError], HTTPStatus] = {
     Conflict: HTTPStatus.CONFLICT,
     ValidationFailed: HTTPStatus.UNPROCESSABLE_ENTITY,
     Throttled: HTTPStatus.TOO_MANY_REQUESTS,
+    Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
     PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
 }
 
@@ -106,7 +108,7 @@ def make_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(DomainError)
     def _domain(error: DomainError) -> Response:
         headers = None
-        if isinstance(error, Throttled):
+        if isinstance(error, Throttled | Unavailable):
             headers = {"Retry-After": str(error.retry_after_seconds)}
         if isinstance(error, ValidationFailed):
             entries = error.problems or [{"loc": ["body"], "msg": error.message, "type": "value_error"}]

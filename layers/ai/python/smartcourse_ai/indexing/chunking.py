@@ -72,12 +72,24 @@ def _pieces(block: str, fits: Callable[[str], bool]) -> list[str]:
     return out
 
 
+def bounded_path(parts: Sequence[str], count_tokens: Callable[[str], int], budget: int) -> str:
+    """The heading path, cut to ``budget`` tokens: a path as long as the window would leave no room for text."""
+    path = heading_path(*parts)
+    if count_tokens(path) <= budget:
+        return path
+    words = path.split()
+    while len(words) > 1 and count_tokens(" ".join(words)) > budget:
+        words = words[:max(1, len(words) * 3 // 4)]
+    return " ".join(words)
+
+
 def chunk_sections(sections: Sequence[Section], base_path: Sequence[str], count_tokens: Callable[[str], int],
                    max_tokens: int) -> list[Chunk]:
-    """Chunks of an article: ``base_path`` (module and asset titles) prefixes every heading path."""
+    """Chunks of an article: ``base_path`` (module and asset titles) prefixes every heading path, which takes at
+    most half of the window."""
     chunks: list[Chunk] = []
     for section in sections:
-        path = heading_path(*base_path, *section.headings)
+        path = bounded_path([*base_path, *section.headings], count_tokens, max_tokens // 2)
 
         def tokens(content: str, path: str = path) -> int:
             return count_tokens(embedded_text(path, content))

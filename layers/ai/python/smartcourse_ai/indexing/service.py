@@ -117,7 +117,18 @@ class Indexer:
                 raise
             logger.exception("index job failed on its last attempt", extra={"asset_id": str(job.asset_id)})
             result = AssetResult(AssetIndexStatus.FAILED, error=f"indexing failed: {type(exc).__name__}")
-        return self._record(job, asset, result)
+        try:
+            return self._record(job, asset, result)
+        except StaleJob:
+            raise
+        except Exception as exc:
+            if not last_attempt:
+                raise
+            # The run must still end: record the asset as failed (and, when it was the last, the run as failed).
+            logger.exception("recording an indexed asset failed on its last attempt",
+                             extra={"asset_id": str(job.asset_id)})
+            failed = AssetResult(AssetIndexStatus.FAILED, error=f"indexing failed: {type(exc).__name__}")
+            return self._record(job, asset, failed, digest=False)
 
     def _current(self, conn: Connection, job: IndexJob) -> tuple[repo.AssetRecord, repo.RunRecord]:
         run = repo.get_run(conn, job.course_id)
@@ -143,7 +154,8 @@ class Indexer:
                 return AssetResult(AssetIndexStatus.FAILED, error=f"content object missing: {asset.content_key}")
             except ObjectTooLarge as exc:
                 return AssetResult(AssetIndexStatus.FAILED, error=f"content object too large: {exc}")
-            digest = _hash(data)
+            # The titles are in every chunk's heading path: a renamed module or article is re-indexed.
+            digest = _hash(data + "\x00".join(base).encode())
             if self._unchanged(asset, digest, model, force):
                 return AssetResult(AssetIndexStatus.UNCHANGED, content_hash=digest, words=asset.words)
             try:
@@ -154,7 +166,7 @@ class Indexer:
             chunks = chunk_sections(sections, base, self._embedder.count_tokens, self.chunk_tokens)
             words = document_words(sections)
         else:
-            text = f"{asset.title}\n{asset.description or ''}"
+            text = f"{asset.module_title}\n{asset.title}\n{asset.description or ''}"
             digest = _hash(text.encode())
             if self._unchanged(asset, digest, model, force):
                 return AssetResult(AssetIndexStatus.UNCHANGED, content_hash=digest)
@@ -170,11 +182,16 @@ class Indexer:
         return (not force and asset.content_hash == digest and asset.embedding_model == model
                 and asset.chunks > 0)
 
-    def _record(self, job: IndexJob, asset: repo.AssetRecord, result: AssetResult) -> AssetIndexStatus | None:
+    def _record(self, job: IndexJob, asset: repo.AssetRecord, result: AssetResult, *,
+                digest: bool = True) -> AssetIndexStatus | None:
         model = self._embedder.model
         with UnitOfWork(self._engine(), producer="ai") as uow:
             conn = uow.connection
-            # The run row first: jobs of one course serialise here, so the last one sees every other's work.
+            # The course row first, as the consumer's re-publish and archive lock it (one lock order, no
+            # deadlock); then the run row: jobs of one course serialise there, the last one sees every other's work.
+            course = repo.lock_course(conn, job.course_id)
+            if course is None or not course.published:
+                raise StaleJob(f"course {job.course_id} was archived while asset {job.asset_id} was indexed")
             run = repo.get_run(conn, job.course_id, lock=True)
             if run is None or run.run_id != job.run_id:
                 raise StaleJob(f"run {job.run_id} was replaced while asset {job.asset_id} was indexed")
@@ -198,9 +215,21 @@ class Indexer:
                 repo.replace_chunks(conn, asset.asset_id, [])
             counted = repo.count_done(conn, job.course_id, job.run_id)
             if counted is not None and counted[0] == counted[1]:
-                self._finish(uow, job.course_id, job.run_id)
+                if digest:
+                    self._finish(uow, job.course_id, job.run_id)
+                else:
+                    self._fail_run(uow, job.course_id, job.run_id, result.error or "indexing failed")
             uow.commit()
         return result.status
+
+    @staticmethod
+    def _fail_run(uow: UnitOfWork, course_id: uuid.UUID, run_id: uuid.UUID, error: str) -> None:
+        from smartcourse_events.course import CourseProcessingFailedV1
+
+        now = datetime.now(UTC)
+        repo.finish_run(uow.connection, course_id, run_id, status=IndexStatus.FAILED.value, last_error=error,
+                        indexed_at=now)
+        uow.emit(CourseProcessingFailedV1(course_id=course_id, error=error), occurred_at=now)
 
     # --- the run's end ---------------------------------------------------------------------------------------
 

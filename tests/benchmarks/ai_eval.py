@@ -84,21 +84,26 @@ def connect(url: str) -> Engine:
 
 
 @contextlib.contextmanager
-def eval_environment(url: str) -> Iterator[None]:
-    """The environment an AI function would have, pointing at ``url``; settings and engine caches reset."""
+def environment(values: dict[str, str], dropped: Sequence[str] = ()) -> Iterator[None]:
+    """``values`` in os.environ and ``dropped`` out of it, with settings, engine, providers, storage client and
+    services re-created from them; all restored after."""
+    from smartcourse import storage
     from smartcourse.db import engine as engine_module
     from smartcourse.settings import get_settings
+    from smartcourse_ai import service
     from smartcourse_ai.providers import registry
 
-    saved = {k: os.environ.get(k) for k in [*EVAL_ENVIRONMENT, *UNSET_ENVIRONMENT, "DATABASE_URL", "DB_NAME"]}
-    os.environ.update(EVAL_ENVIRONMENT, DATABASE_URL=url, DB_NAME=url.rsplit("/", 1)[-1])
-    for key in UNSET_ENVIRONMENT:
+    saved = {k: os.environ.get(k) for k in [*values, *dropped]}
+    for key in dropped:
         os.environ.pop(key, None)
+    os.environ.update(values)
 
     def reset() -> None:
         get_settings.cache_clear()
         engine_module.reset_engine()
         registry.reset()
+        storage.reset_client()
+        service.get_assistant.cache_clear()
 
     reset()
     try:
@@ -110,6 +115,12 @@ def eval_environment(url: str) -> Iterator[None]:
             else:
                 os.environ[key] = value
         reset()
+
+
+def eval_environment(url: str) -> contextlib.AbstractContextManager[None]:
+    """The environment an AI function would have, pointing at ``url``."""
+    return environment({**EVAL_ENVIRONMENT, "DATABASE_URL": url, "DB_NAME": url.rsplit("/", 1)[-1]},
+                       UNSET_ENVIRONMENT)
 
 
 def default_embedder() -> Any:

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,39 +78,12 @@ def function_environment(fn: Any, database_url: str, **extra: str) -> dict[str, 
     return env | extra
 
 
-@contextlib.contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
+def environment(values: dict[str, str]) -> contextlib.AbstractContextManager[None]:
     """``values`` in os.environ (and settings, engine, providers and assistant re-created), restored after."""
-    from smartcourse import storage
-    from smartcourse.db import engine as engine_module
-    from smartcourse.settings import get_settings
-    from smartcourse_ai import service
-    from smartcourse_ai.providers import registry
+    from tests.benchmarks.ai_eval import environment as with_environment
 
-    dropped = ("AI_RELEVANCE_THRESHOLD", "OUTBOX_PUBLISHER_FUNCTION", "AI_OPENAI_BASE_URL", "AI_GENERATOR",
-               "AI_EMBEDDER")
-    saved = {k: os.environ.get(k) for k in [*values, *dropped]}
-    for key in dropped:
-        os.environ.pop(key, None)
-    os.environ.update(values)
-
-    def reset() -> None:
-        get_settings.cache_clear()
-        engine_module.reset_engine()
-        registry.reset()
-        storage.reset_client()
-        service.get_assistant.cache_clear()
-
-    reset()
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        reset()
+    return with_environment(values, ("AI_RELEVANCE_THRESHOLD", "OUTBOX_PUBLISHER_FUNCTION", "AI_OPENAI_BASE_URL",
+                                     "AI_GENERATOR", "AI_EMBEDDER"))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from smartcourse.aws_clients import aws_client, reset_clients  # noqa: F401 - reset_clients: for tests
 from smartcourse.settings import get_settings
 
 from smartcourse_ai.indexing.jobs import IndexJob
@@ -18,30 +18,12 @@ from smartcourse_ai.indexing.jobs import IndexJob
 CONNECT_TIMEOUT_SECONDS = 3
 READ_TIMEOUT_SECONDS = 10
 SQS_BATCH = 10  # SendMessageBatch takes at most ten entries
-_clients: dict[str, Any] = {}
-_lock = threading.Lock()
 
 
 def client(service: str) -> Any:
-    existing = _clients.get(service)
-    if existing is not None:
-        return existing
-    import boto3
-    from botocore.config import Config
-
-    with _lock:
-        if service not in _clients:
-            # The quiz save is not retried by the SDK: a retried invoke could store the quiz twice.
-            attempts = 1 if service == "lambda" else 3
-            _clients[service] = boto3.client(service, config=Config(  # type: ignore[call-overload]
-                retries={"mode": "standard", "total_max_attempts": attempts},
-                connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS))
-        return _clients[service]
-
-
-def reset_clients() -> None:
-    with _lock:
-        _clients.clear()
+    # The quiz save is not retried by the SDK: a retried invoke could store the quiz twice.
+    return aws_client(service, attempts=1 if service == "lambda" else 3, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                      read_timeout=READ_TIMEOUT_SECONDS)
 
 
 def enqueue_index_jobs(jobs: Sequence[IndexJob]) -> None:

@@ -10,12 +10,12 @@ from smartcourse.catalogue import (
     Grant,
     HttpRoute,
     KafkaTrigger,
-    ScheduleTrigger,
     Service,
     ServiceCatalogue,
     SqsTrigger,
     docs_function,
     health_function,
+    outbox_publisher_function,
 )
 from smartcourse.links import API_PREFIX
 
@@ -75,16 +75,7 @@ API_FUNCTIONS: tuple[Function, ...] = (
     _ai("usage", "GET", "/ai/usage", "AI usage per user, course, feature and model, with cost (admin)"),
 )
 
-OUTBOX_PUBLISHER = Function(
-    name="ai-outbox-publisher",
-    service=Service.AI,
-    handler="platform_fns.outbox_publisher.handler",
-    description="Publishes due outbox rows of the AI database to Kafka (scheduled backstop, nudged after commits)",
-    schedule=ScheduleTrigger("rate(1 minute)"),
-    grants=frozenset({Grant.DATABASE, Grant.KAFKA_PRODUCE}),
-    timeout_seconds=60,
-    reserved_concurrency=2,
-)
+OUTBOX_PUBLISHER = outbox_publisher_function(Service.AI)
 
 EVENT_FUNCTIONS: tuple[Function, ...] = (
     OUTBOX_PUBLISHER,

@@ -185,6 +185,23 @@ def docs_function(service: Service) -> Function:
     )
 
 
+def outbox_publisher_function(service: Service) -> Function:
+    """A service's outbox publisher: drains its database's outbox to Kafka on a schedule and when nudged."""
+    return Function(
+        name=f"{service}-outbox-publisher",
+        service=service,
+        handler="platform_fns.outbox_publisher.handler",
+        description=f"Publishes due outbox rows of the {service} database to Kafka (scheduled backstop, nudged "
+                    "after commits)",
+        schedule=ScheduleTrigger("rate(1 minute)"),
+        grants=frozenset({Grant.DATABASE, Grant.KAFKA_PRODUCE}),
+        timeout_seconds=60,
+        # Every commit with events nudges it: a burst of writes must not become a burst of publishers (each a
+        # broker connection and a SKIP LOCKED scan); two drain as fast as one batch loop can, the rest queue.
+        reserved_concurrency=2,
+    )
+
+
 # Platform functions: deploy-time work for every service (the shared stack holds them).
 MIGRATE = Function(
     name="platform-migrate",

@@ -11,11 +11,11 @@ from smartcourse.catalogue import (
     Grant,
     HttpRoute,
     KafkaTrigger,
-    ScheduleTrigger,
     Service,
     ServiceCatalogue,
     docs_function,
     health_function,
+    outbox_publisher_function,
 )
 from smartcourse.links import API_PREFIX, CERTIFICATE_VERIFY_PATH
 
@@ -179,18 +179,7 @@ INTERNAL_FUNCTIONS: tuple[Function, ...] = (
 )
 
 # Event-driven functions: Kafka consumers, SQS workers, scheduled jobs (no route).
-OUTBOX_PUBLISHER = Function(
-    name="lms-outbox-publisher",
-    service=Service.LMS,
-    handler="platform_fns.outbox_publisher.handler",
-    description="Publishes due outbox rows of the LMS database to Kafka (scheduled backstop, nudged after commits)",
-    schedule=ScheduleTrigger("rate(1 minute)"),
-    grants=frozenset({Grant.DATABASE, Grant.KAFKA_PRODUCE}),
-    timeout_seconds=60,
-    # Every commit with events nudges it: a burst of writes must not become a burst of publishers (each a
-    # broker connection and a SKIP LOCKED scan); two drain as fast as one batch loop can, the rest queue.
-    reserved_concurrency=2,
-)
+OUTBOX_PUBLISHER = outbox_publisher_function(Service.LMS)
 
 EVENT_FUNCTIONS: tuple[Function, ...] = (
     OUTBOX_PUBLISHER,

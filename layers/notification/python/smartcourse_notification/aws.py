@@ -7,11 +7,10 @@ service-specific ``AWS_ENDPOINT_URL_<SERVICE>`` locally), credentials from the f
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from typing import Any
 
-from botocore.config import Config
+from smartcourse.aws_clients import aws_client, reset_clients  # noqa: F401 - reset_clients: for tests
 from smartcourse.observability import sqs_correlation_attributes
 from smartcourse.settings import get_settings
 
@@ -20,30 +19,14 @@ _DELIVERY_SERVICES = frozenset({"ses", "sns"})
 # they bound one record's worst case (sender.RECORD_WORST_CASE_MS), which the sender keeps within its time.
 CONNECT_TIMEOUT_SECONDS = 3
 READ_TIMEOUT_SECONDS = 8
-_clients: dict[str, Any] = {}
-_lock = threading.Lock()
 
 
 def client(service: str) -> Any:
-    existing = _clients.get(service)
-    if existing is not None:
-        return existing
-    import boto3
-
-    with _lock:
-        if service not in _clients:
-            # No SDK retries where a retried call could deliver twice (the send ledger decides retries), nor on
-            # the token exchange (a failed send is retried through SQS): one call, one bounded wait.
-            attempts = 1 if service in _DELIVERY_SERVICES | {"lambda"} else 3
-            _clients[service] = boto3.client(service, config=Config(  # type: ignore[call-overload]
-                retries={"mode": "standard", "total_max_attempts": attempts},
-                connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS))
-        return _clients[service]
-
-
-def reset_clients() -> None:
-    with _lock:
-        _clients.clear()
+    # No SDK retries where a retried call could deliver twice (the send ledger decides retries), nor on the token
+    # exchange (a failed send is retried through SQS): one call, one bounded wait.
+    attempts = 1 if service in _DELIVERY_SERVICES | {"lambda"} else 3
+    return aws_client(service, attempts=attempts, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                      read_timeout=READ_TIMEOUT_SECONDS)
 
 
 def enqueue_send(send_id: uuid.UUID) -> None:

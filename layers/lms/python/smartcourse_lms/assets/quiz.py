@@ -14,6 +14,7 @@ import uuid
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from smartcourse.validation import check_clean_text, check_not_blank
 
 from smartcourse_lms.auth.domain import Principal, Role
 from smartcourse_lms.courses.schemas import TITLE_MAX_LENGTH
@@ -30,30 +31,16 @@ PROVIDER_MAX_LENGTH = 100
 MODEL_MAX_LENGTH = 200
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL and UTF-8 cannot hold a lone surrogate: refuse both at the edge (422),
-    # not as a failure of the database or of the document's encoding.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must not contain unpaired surrogates") from None
-    return value
-
-
 def _text(value: str) -> str:
-    """Required text: no NUL, not only whitespace."""
-    if not _no_nul(value).strip():
-        raise ValueError("must not be blank")
-    return value
+    """Required text: no NUL nor lone surrogate (smartcourse.validation), not only whitespace."""
+    return check_not_blank(check_clean_text(value))
 
 
 _Text = AfterValidator(_text)
 Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX_LENGTH), _Text]
 QuestionText = Annotated[str, Field(min_length=1, max_length=QUESTION_MAX_LENGTH), _Text]
 Option = Annotated[str, Field(min_length=1, max_length=OPTION_MAX_LENGTH), _Text]
-Explanation = Annotated[str, Field(max_length=EXPLANATION_MAX_LENGTH), AfterValidator(_no_nul)]
+Explanation = Annotated[str, Field(max_length=EXPLANATION_MAX_LENGTH), AfterValidator(check_clean_text)]
 Provider = Annotated[str, Field(min_length=1, max_length=PROVIDER_MAX_LENGTH), _Text]
 Model = Annotated[str, Field(min_length=1, max_length=MODEL_MAX_LENGTH), _Text]
 

@@ -11,6 +11,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from smartcourse_events.analytics import LearnerNudgeRequestedV1, ReportReadyV1
 from smartcourse_events.base import EventPayload
 from smartcourse_events.course import (
     CourseArchivedV1,
@@ -49,6 +50,8 @@ _MODELS: tuple[type[EventPayload], ...] = (
     EnrollmentCompletedV1,
     CertificateIssuedV1,
     ProgressUpdatedV1,
+    ReportReadyV1,
+    LearnerNudgeRequestedV1,
 )
 
 REGISTRY: dict[tuple[str, int], type[EventPayload]] = {(m.event_type, m.event_version): m for m in _MODELS}
@@ -81,6 +84,8 @@ ROUTES: dict[str, Route] = {
     "enrollment.completed": Route("lms"),
     "certificate.issued": Route("lms"),
     "progress.updated": Route("lms"),
+    "report.ready": Route("analytics"),
+    "learner.nudge_requested": Route("analytics"),
 }
 
 if {m.event_type for m in _MODELS} != set(ROUTES):  # pragma: no cover - a contract edit missed one side

@@ -42,6 +42,10 @@ class Grant(StrEnum):
     AI_INDEX_QUEUE = "ai-index-queue"  # send messages to the AI's index job queue
     SAVE_QUIZ = "save-quiz"  # invoke lms-assets-save-quiz (the LMS applies its staff rules)
     AI_PROVIDER_KEY = "ai-provider-key"  # read the configured OpenAI-compatible endpoint's API key secret
+    ANALYTICS_REPORT_QUEUE = "analytics-report-queue"  # send messages to the analytics report queue
+    ANALYTICS_REPORTS_BUCKET = "analytics-reports-bucket"  # read/write reports/* of the reports bucket (presign)
+    EVENT_ARCHIVE = "event-archive"  # write (and read back) events/* of the event archive bucket
+    EVENT_ARCHIVE_READ = "event-archive-read"  # read (only) events/* of the event archive bucket (replay)
 
 
 @dataclass(frozen=True)
@@ -71,10 +75,21 @@ class KafkaTrigger:
     event_types: tuple[str, ...]
     batch_size: int = 100
     starting_position: str = "TRIM_HORIZON"
+    # Every record of every topic, whatever its type (the event archive): it consumes topics, not event
+    # types, so it is no row of the "who consumes what" table and declares no ``event_types``.
+    every_topic: bool = False
+
+    def __post_init__(self) -> None:
+        if self.every_topic and self.event_types:
+            raise ValueError("a consumer of every topic declares no event types")
 
     @property
     def topics(self) -> tuple[str, ...]:
         """The topics carrying ``event_types`` (imports the contracts: for the stacks and tools, not handlers)."""
+        if self.every_topic:
+            from smartcourse_events.topics import ALL_TOPICS
+
+            return tuple(sorted(ALL_TOPICS))
         from smartcourse_events.registry import topic_for
 
         return tuple(sorted({topic_for(event_type) for event_type in self.event_types}))

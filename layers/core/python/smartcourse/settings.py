@@ -80,6 +80,10 @@ class Settings:
     ai_rate_limit_per_minute: int
     ai_monthly_token_quota: int
     ai_cost_per_1k_tokens: float
+    # Analytics: its report queue, reports bucket and event archive bucket (the stack sets them per grant).
+    analytics_report_queue_url: str | None
+    reports_bucket: str | None
+    archive_bucket: str | None
 
 
 def _int(name: str, default: int) -> int:
@@ -148,4 +152,7 @@ def get_settings() -> Settings:
         ai_rate_limit_per_minute=_int("AI_RATE_LIMIT_PER_MINUTE", 30),
         ai_monthly_token_quota=_int("AI_MONTHLY_TOKEN_QUOTA", 2_000_000),
         ai_cost_per_1k_tokens=_float("AI_COST_PER_1K_TOKENS", 0.0),
+        analytics_report_queue_url=env("ANALYTICS_REPORT_QUEUE_URL") or None,
+        reports_bucket=env("REPORTS_BUCKET") or None,
+        archive_bucket=env("ARCHIVE_BUCKET") or None,
     )

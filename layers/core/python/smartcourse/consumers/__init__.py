@@ -16,23 +16,27 @@ Usage, in a function module::
 from smartcourse.consumers.dlq import DeadLetterError, dead_letter_message
 from smartcourse.consumers.framework import (
     PROCESSED_EVENTS,
+    BatchEffect,
     BatchSummary,
     ConsumerDeclarationError,
     Effect,
     EventConsumer,
     RetryLater,
+    claim_new,
     make_handler,
     typed_payload,
 )
 
 __all__ = [
     "PROCESSED_EVENTS",
+    "BatchEffect",
     "BatchSummary",
     "ConsumerDeclarationError",
     "DeadLetterError",
     "Effect",
     "EventConsumer",
     "RetryLater",
+    "claim_new",
     "dead_letter_message",
     "make_handler",
     "typed_payload",

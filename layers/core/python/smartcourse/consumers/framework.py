@@ -15,12 +15,18 @@ Per record, in partition order:
 Whatever cannot be dead-lettered (no DLQ, SQS down, the database itself
 unreachable) fails the whole batch: the event source mapping delivers it
 again, and the ``processed_events`` claims make the replay harmless.
+
+A consumer with a ``batch_effect`` (high-volume read models) first tries the
+whole batch in one transaction: one bulk claim, one call with the newly
+claimed events. Should that transaction fail for any reason but an outage, it
+falls back to the per-record path above, so a single bad record still costs
+only itself.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -32,8 +38,8 @@ from aws_lambda_powertools.utilities.kafka.consumer_records import ConsumerRecor
 from smartcourse_events.base import EventPayload
 from smartcourse_events.envelope import EventEnvelope
 from smartcourse_events.registry import REGISTRY, UnknownEventType, parse_event, payload_model
-from sqlalchemy import Connection, Engine
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection, Engine, String, Uuid, bindparam, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.sql.expression import TableClause
 
@@ -55,6 +61,8 @@ from smartcourse.settings import get_settings
 RECORDS_DEAD_LETTERED = "ConsumerRecordsDeadLettered"
 
 Effect = Callable[[EventEnvelope, Connection], None]
+# Applies a batch of newly claimed events (in delivery order) on one connection, in the claim's transaction.
+BatchEffect = Callable[[Sequence[EventEnvelope], Connection], None]
 
 JSON_VALUES = SchemaConfig(value_schema_type="JSON")
 
@@ -97,6 +105,33 @@ def typed_payload(envelope: EventEnvelope) -> EventPayload:
     return payload_model(envelope.event_type, envelope.event_version).model_validate(envelope.payload)
 
 
+def claim_new(conn: Connection, consumer: str, envelopes: Sequence[EventEnvelope],
+              table: TableClause = PROCESSED_EVENTS) -> list[EventEnvelope]:
+    """Claim ``envelopes`` for ``consumer`` in one statement; the ones not applied before, in their order.
+
+    Repeats inside ``envelopes`` count once (the first). Runs in the caller's transaction: the claims commit
+    (or roll back) with the effect.
+    """
+    first: dict[Any, EventEnvelope] = {}
+    for envelope in envelopes:
+        first.setdefault(envelope.event_id, envelope)
+    if not first:
+        return []
+    # unnest of two parallel arrays: one round trip however large the batch is.
+    pairs = func.unnest(bindparam("ids", type_=ARRAY(Uuid())), bindparam("types", type_=ARRAY(String()))) \
+        .table_valued("event_id", "event_type").render_derived()
+    claim = (
+        insert(table)
+        .from_select(["consumer", "event_id", "event_type"],
+                     select(literal(consumer, String()), pairs.c.event_id, pairs.c.event_type))
+        .on_conflict_do_nothing()
+        .returning(table.c.event_id)
+    )
+    claimed = set(conn.execute(claim, {"ids": list(first), "types": [e.event_type for e in first.values()]})
+                  .scalars())
+    return [envelope for event_id, envelope in first.items() if event_id in claimed]
+
+
 def _where(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {"topic": raw.get("topic"), "partition": raw.get("partition"), "offset": raw.get("offset")}
 
@@ -131,6 +166,9 @@ class EventConsumer:
     # How long after it was produced a record may keep failing the batch with RetryLater.
     retry_window_seconds: float = 300.0
     processed_table: TableClause = field(default=PROCESSED_EVENTS)
+    # Optional: the whole batch in one transaction (see the module's docstring); ``effects`` remain the
+    # per-record fallback and the declaration of the handled types.
+    batch_effect: BatchEffect | None = None
 
     def __post_init__(self) -> None:
         trigger = self.function.kafka
@@ -163,17 +201,61 @@ class EventConsumer:
     def process(self, records: ConsumerRecords, context: Any = None) -> dict[str, int]:
         summary = BatchSummary()
         try:
-            for record in records.records:
-                summary.records += 1
-                with correlation_scope(None):  # each record's log lines carry its own event's correlation id
-                    outcome = self._process_record(record, context)
-                setattr(summary, outcome, getattr(summary, outcome) + 1)
+            if self.batch_effect is not None:
+                self._process_as_batch(records, summary, context)
+            else:
+                for record in records.records:
+                    summary.records += 1
+                    with correlation_scope(None):  # each record's log lines carry its own event's correlation id
+                        outcome = self._process_record(record, context)
+                    _count(summary, outcome)
         finally:
             self._publish_metrics(summary)
         logger.info("consumer batch done", extra={"consumer": self.name, **summary.as_dict()})
         return summary.as_dict()
 
+    def _process_as_batch(self, records: ConsumerRecords, summary: BatchSummary, context: Any) -> None:
+        assert self.batch_effect is not None
+        pending: list[tuple[Mapping[str, Any], EventEnvelope]] = []
+        for record in records.records:
+            summary.records += 1
+            with correlation_scope(None):
+                outcome, envelope = self._decode(record)
+            if envelope is None:
+                _count(summary, outcome)
+            else:
+                pending.append((record.raw_event, envelope))
+        if not pending:
+            return
+        try:
+            with self.engine().begin() as conn:
+                new = claim_new(conn, self.name, [envelope for _, envelope in pending], self.processed_table)
+                if new:
+                    self.batch_effect(new, conn)
+        except _INFRASTRUCTURE_ERRORS:
+            logger.error("database unavailable: failing the batch", extra={"consumer": self.name})
+            raise
+        except Exception as exc:  # rolled back: find the record(s) at fault one by one
+            logger.warning("batch transaction failed; applying record by record", extra={
+                "consumer": self.name, "records": len(pending), "error_type": type(exc).__name__})
+        else:
+            summary.applied += len(new)
+            summary.skipped_duplicates += len(pending) - len(new)
+            return
+        for raw, envelope in pending:
+            with correlation_scope(None):
+                bind_correlation_id(envelope_correlation_id(envelope.correlation_id, envelope.event_id))
+                outcome = self._apply_with_retries(raw, envelope, self.effects[envelope.event_type], context)
+            _count(summary, outcome)
+
     def _process_record(self, record: ConsumerRecordRecords, context: Any) -> str:
+        outcome, envelope = self._decode(record)
+        if envelope is None:
+            return outcome
+        return self._apply_with_retries(record.raw_event, envelope, self.effects[envelope.event_type], context)
+
+    def _decode(self, record: ConsumerRecordRecords) -> tuple[str, EventEnvelope | None]:
+        """The record's validated envelope, or why there is none ("ignored", "dead_lettered")."""
         raw: Mapping[str, Any] = record.raw_event
         try:
             value = record.value
@@ -184,19 +266,19 @@ class EventConsumer:
             if header.event_type not in self.effects:
                 logger.debug("event type without an effect ignored", extra={
                     "consumer": self.name, "event_id": str(header.event_id), "event_type": header.event_type})
-                return "ignored"
+                return "ignored", None
             envelope, _payload = parse_event(value)
         except UnknownEventType as exc:
             logger.debug("unknown event type ignored", extra={
                 "consumer": self.name, "event_type": str(exc),
                 "event_id": str(exc.envelope.event_id) if exc.envelope else None, **_where(raw)})
-            return "ignored"
+            return "ignored", None
         except Exception as exc:  # undecodable or invalid: retrying cannot help
             logger.warning("poison record", extra={
                 "consumer": self.name, "error_type": type(exc).__name__, **_where(raw)})
             self._dead_letter(raw, exc, attempts=1)
-            return "dead_lettered"
-        return self._apply_with_retries(raw, envelope, self.effects[envelope.event_type], context)
+            return "dead_lettered", None
+        return "", envelope
 
     def _apply_with_retries(self, raw: Mapping[str, Any], envelope: EventEnvelope, effect: Effect,
                             context: Any) -> str:
@@ -279,6 +361,10 @@ class EventConsumer:
             metrics.flush_metrics()
         except Exception:  # metrics are best effort; the DLQ already has the records
             logger.exception("could not publish consumer metrics", extra={"consumer": self.name})
+
+
+def _count(summary: BatchSummary, outcome: str) -> None:
+    setattr(summary, outcome, getattr(summary, outcome) + 1)
 
 
 def make_handler(consumer: EventConsumer) -> Callable[[dict[str, Any], Any], dict[str, int]]:

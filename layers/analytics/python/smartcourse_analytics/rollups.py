@@ -1,0 +1,138 @@
+"""Folding a batch of progress events into roll-up rows: pure, no I/O.
+
+A batch may hold several events for one row (a learner working through an asset); PostgreSQL's
+``INSERT … ON CONFLICT DO UPDATE`` may touch a row once per statement, so the batch is folded first, one
+delta per row, and each delta is merged with the stored row by the statement (sums add, the latest reading
+wins by ``occurred_at``). Folding is order-free, so events that arrive out of order give the same rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """The fields of one ``progress.updated`` the roll-ups use."""
+
+    event_id: uuid.UUID
+    enrollment_id: uuid.UUID
+    user_id: uuid.UUID
+    course_id: uuid.UUID
+    module_id: uuid.UUID
+    asset_id: uuid.UUID
+    progress_percent: Decimal
+    time_spent_delta: int
+    course_percent: Decimal
+    occurred_at: datetime
+
+    @property
+    def day(self) -> date:
+        return self.occurred_at.date()
+
+
+@dataclass
+class AssetDelta:
+    enrollment_id: uuid.UUID
+    asset_id: uuid.UUID
+    user_id: uuid.UUID
+    course_id: uuid.UUID
+    module_id: uuid.UUID
+    progress_percent: Decimal
+    time_spent_seconds: int
+    first_progress_at: datetime
+    last_progress_at: datetime
+
+
+@dataclass
+class EnrollmentDelta:
+    enrollment_id: uuid.UUID
+    user_id: uuid.UUID
+    course_id: uuid.UUID
+    percent_complete: Decimal
+    percent_at: datetime
+    current_module_id: uuid.UUID
+    time_spent_seconds: int
+    progress_events: int
+    first_activity_at: datetime
+    last_activity_at: datetime
+
+
+@dataclass
+class CourseDayDelta:
+    course_id: uuid.UUID
+    day: date
+    progress_events: int
+    time_spent_seconds: int
+
+
+@dataclass(frozen=True)
+class Folded:
+    assets: list[AssetDelta]
+    enrollments: list[EnrollmentDelta]
+    course_days: list[CourseDayDelta]
+    activity_days: list[tuple[uuid.UUID, uuid.UUID, date]]  # (course_id, user_id, day)
+    user_activity_days: list[tuple[uuid.UUID, date]]  # (user_id, day)
+
+
+def _later(at: datetime, event_id: uuid.UUID, than_at: datetime, than_id: uuid.UUID) -> bool:
+    # Ties broken by event id: the same events give the same winner whatever order they came in.
+    return (at, str(event_id)) > (than_at, str(than_id))
+
+
+def fold_progress(events: Iterable[ProgressEvent]) -> Folded:
+    assets: dict[tuple[uuid.UUID, uuid.UUID], tuple[AssetDelta, uuid.UUID]] = {}
+    enrollments: dict[uuid.UUID, tuple[EnrollmentDelta, uuid.UUID]] = {}
+    course_days: dict[tuple[uuid.UUID, date], CourseDayDelta] = {}
+    activity: set[tuple[uuid.UUID, uuid.UUID, date]] = set()
+    user_activity: set[tuple[uuid.UUID, date]] = set()
+    for e in events:
+        key = (e.enrollment_id, e.asset_id)
+        found = assets.get(key)
+        if found is None:
+            assets[key] = (AssetDelta(e.enrollment_id, e.asset_id, e.user_id, e.course_id, e.module_id,
+                                      e.progress_percent, e.time_spent_delta, e.occurred_at, e.occurred_at), e.event_id)
+        else:
+            row, winner = found
+            row.time_spent_seconds += e.time_spent_delta
+            row.first_progress_at = min(row.first_progress_at, e.occurred_at)
+            if _later(e.occurred_at, e.event_id, row.last_progress_at, winner):
+                row.progress_percent, row.last_progress_at = e.progress_percent, e.occurred_at
+                assets[key] = (row, e.event_id)
+
+        found_enrollment = enrollments.get(e.enrollment_id)
+        if found_enrollment is None:
+            enrollments[e.enrollment_id] = (EnrollmentDelta(
+                e.enrollment_id, e.user_id, e.course_id, e.course_percent, e.occurred_at, e.module_id,
+                e.time_spent_delta, 1, e.occurred_at, e.occurred_at), e.event_id)
+        else:
+            enrollment, winner = found_enrollment
+            enrollment.time_spent_seconds += e.time_spent_delta
+            enrollment.progress_events += 1
+            enrollment.first_activity_at = min(enrollment.first_activity_at, e.occurred_at)
+            enrollment.last_activity_at = max(enrollment.last_activity_at, e.occurred_at)
+            if _later(e.occurred_at, e.event_id, enrollment.percent_at, winner):
+                enrollment.percent_complete, enrollment.percent_at = e.course_percent, e.occurred_at
+                enrollment.current_module_id = e.module_id
+                enrollments[e.enrollment_id] = (enrollment, e.event_id)
+
+        day_key = (e.course_id, e.day)
+        course_day = course_days.get(day_key)
+        if course_day is None:
+            course_days[day_key] = CourseDayDelta(e.course_id, e.day, 1, e.time_spent_delta)
+        else:
+            course_day.progress_events += 1
+            course_day.time_spent_seconds += e.time_spent_delta
+        activity.add((e.course_id, e.user_id, e.day))
+        user_activity.add((e.user_id, e.day))
+    return Folded(
+        assets=[row for row, _ in assets.values()],
+        enrollments=[row for row, _ in enrollments.values()],
+        course_days=list(course_days.values()),
+        activity_days=sorted(activity, key=str),
+        user_activity_days=sorted(user_activity, key=str),
+    )

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from smartcourse.consumers import dlq as dlq_module
 from smartcourse.db.engine import normalise_url
+from smartcourse_analytics.tables import metadata
 from sqlalchemy import Engine, create_engine, text
 
 from stacks.services import function
@@ -78,7 +79,7 @@ def handler(analytics_url: str, dlq: tuple[Any, str], moto: Any, db: Engine,
 
 def snapshot(db: Engine) -> dict[str, list[tuple[Any, ...]]]:
     with db.connect() as conn:
-        return {table: sorted(tuple(str(v) for v in row) for row in conn.execute(text(f"SELECT * FROM {table}")))
+        return {table: sorted(tuple(str(v) for v in row) for row in conn.execute(metadata.tables[table].select()))
                 for table in ROLLUPS}
 
 

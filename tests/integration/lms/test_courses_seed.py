@@ -47,3 +47,29 @@ def test_seed_creates_the_demo_courses_once(postgres: Any, monkeypatch: pytest.M
             assert published.scalar_one() == 2
     finally:
         engine.dispose()
+
+
+def test_seed_enrolls_the_demo_learners_with_their_progress_once(postgres: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from smartcourse.db.engine import normalise_url
+    from smartcourse_lms.seed import DEMO_LEARNING
+
+    monkeypatch.delenv("SMARTCOURSE_ADMIN_EMAIL", raising=False)
+    url = fresh_database(postgres, "seedlearning")
+    first = seed_demo(url, passwords=fast_passwords_for_tests())
+    second = seed_demo(url, passwords=fast_passwords_for_tests())
+    assert sorted(first["learning"]["created"]) == sorted(email for email, _, _ in DEMO_LEARNING)
+    assert second["learning"]["created"] == [] and len(second["learning"]["existing"]) == len(DEMO_LEARNING)
+    engine = create_engine(normalise_url(url))
+    try:
+        with engine.connect() as conn:
+            events = dict(conn.execute(text(
+                "SELECT event_type, count(*) FROM outbox WHERE event_type IN "
+                "('enrollment.created', 'progress.updated', 'enrollment.completed') GROUP BY event_type")).all())
+            seconds = conn.execute(text("SELECT coalesce(sum(time_spent_seconds), 0) FROM asset_progress")
+                                   ).scalar_one()
+    finally:
+        engine.dispose()
+    expected_progress = [step for _, _, steps in DEMO_LEARNING for step in steps]
+    assert events == {"enrollment.created": len(DEMO_LEARNING), "progress.updated": len(expected_progress)}
+    assert seconds == sum(s for _, s in expected_progress)

@@ -6,6 +6,7 @@ Accounts (passwords are documented in the README, local only):
 - instructor1..2@smartcourse.local / ``Instructor-pass-1``
 - student1..5@smartcourse.local / ``Student-pass-1``
 - three demo courses of the instructors: two published (with modules and video/link assets), one draft
+- the five students enrolled in *Data Analysis with SQL*, at different points of it (analytics to look at)
 - articles (editor documents) in a published course, whose content is really in the content bucket: added by
   :func:`seed_article_content` once the local cloud's buckets exist (after the runner started); a course with
   demo articles is published only then, so that its ``course.published`` names them and the AI service
@@ -82,6 +83,7 @@ def seed_demo(database: str | URL | Engine, *, passwords: Any = None) -> dict[st
                 continue
             result["created"].append(registration.user.email)
         result["courses"] = seed_courses(engine)
+        result["learning"] = seed_learning(engine)
         return result
     finally:
         if not isinstance(database, Engine):
@@ -127,6 +129,56 @@ def seed_courses(engine: Engine) -> dict[str, list[str]]:
         if published and not _has_demo_articles(email, title):
             service.publish_course(owner, course.id)
         result["created"].append(title)
+    return result
+
+
+# (student email, course title, progress per asset in course order: (percent, seconds)): learners at different
+# points of one published course, so that its instructor's analytics show something from the first start.
+DEMO_LEARNING: tuple[tuple[str, str, tuple[tuple[float, int], ...]], ...] = (
+    ("student1@smartcourse.local", "Data Analysis with SQL", ((100, 900), (100, 1200))),
+    ("student2@smartcourse.local", "Data Analysis with SQL", ((100, 600), (40, 300))),
+    ("student3@smartcourse.local", "Data Analysis with SQL", ((60, 420),)),
+    ("student4@smartcourse.local", "Data Analysis with SQL", ((10, 60),)),
+    ("student5@smartcourse.local", "Data Analysis with SQL", ()),
+)
+
+
+def seed_learning(engine: Engine) -> dict[str, list[str]]:
+    """Demo enrollments and progress through the enrollment service (their events reach the outbox).
+
+    Only for an enrollment created now: a second start does not add time again. No course is completed (a
+    completion renders a certificate into a bucket that does not exist yet at seeding time).
+    """
+    from smartcourse.db.unit_of_work import unit_of_work_factory
+    from sqlalchemy import and_, select
+
+    from smartcourse_lms.auth.domain import Principal
+    from smartcourse_lms.enrollments.service import CertificateStore, EnrollmentService
+    from smartcourse_lms.tables import assets, courses, modules, users
+
+    service = EnrollmentService(unit_of_work_factory(engine), store=CertificateStore(lambda: None),
+                                public_base_url=lambda: "")
+    result: dict[str, list[str]] = {"created": [], "existing": []}
+    for email, title, progress in DEMO_LEARNING:
+        with engine.connect() as conn:
+            user_id = conn.execute(select(users.c.id).where(users.c.email == email)).scalar()
+            course = conn.execute(select(courses.c.id).where(and_(courses.c.title == title,
+                                                                  courses.c.status == "published"))).scalar()
+            asset_ids = conn.execute(
+                select(assets.c.id).join(modules, modules.c.id == assets.c.module_id)
+                .where(modules.c.course_id == course).order_by(modules.c.order_index, assets.c.order_index)
+            ).scalars().all() if course else []
+        if user_id is None or course is None:
+            continue
+        learner = Principal(user_id=user_id, roles=frozenset({Role.STUDENT.value}))
+        enrolled = service.enroll(learner, {"course_id": course})
+        if not enrolled.created:
+            result["existing"].append(email)
+            continue
+        for asset_id, (percent, seconds) in zip(asset_ids, progress, strict=False):
+            service.record_progress(learner, asset_id, {"progress_percent": percent, "time_spent_seconds": seconds,
+                                                        "is_completed": percent >= 100})
+        result["created"].append(email)
     return result
 
 

@@ -1,4 +1,4 @@
-"""Kafka consumer: user, course and enrollment events → recipients/courses projections and planned sends."""
+"""Kafka consumer: user, course, enrollment and analytics (nudge, report) events → projections and planned sends."""
 
 from smartcourse.consumers import EventConsumer
 from smartcourse.db.engine import get_engine

@@ -144,12 +144,14 @@ def test_preferences_default_until_changed_then_merge_partial_updates() -> None:
     me = student()
     defaults = body_of(call("get-preferences", me))
     assert defaults == {"email": True, "sms": False, "in_app": True, "phone_number": None,
-                        "categories": {"course_updates": True, "progress": True, "marketing": False}}
+                        "categories": {"course_updates": True, "progress": True, "marketing": False,
+                                       "nudges": True, "reports": True}}
     changed = call("update-preferences", me, body={"sms": True, "phone_number": "+4915112345678",
-                                                   "categories": {"marketing": True}})
+                                                   "categories": {"marketing": True, "nudges": False}})
     assert changed["statusCode"] == 200, changed
     assert body_of(changed) == {"email": True, "sms": True, "in_app": True, "phone_number": "+4915112345678",
-                                "categories": {"course_updates": True, "progress": True, "marketing": True}}
+                                "categories": {"course_updates": True, "progress": True, "marketing": True,
+                                               "nudges": False, "reports": True}}
     partial = body_of(call("update-preferences", me, body={"email": False}))
     assert partial["email"] is False and partial["sms"] is True and partial["categories"]["marketing"] is True
     assert body_of(call("get-preferences", me)) == partial
@@ -193,10 +195,20 @@ def test_templates_are_admin_only_and_list_channels_and_variables() -> None:
     assert response["statusCode"] == 200
     page = body_of(response)
     by_name = {t["name"]: t for t in page["items"]}
-    assert page["total"] == len(by_name) == 6
+    assert page["total"] == len(by_name) == 9
+    assert set(by_name) == {"welcome_verify_email", "password_reset", "enrollment_confirmation", "course_completed",
+                            "course_processing_completed", "course_processing_failed", "instructor_nudge",
+                            "report_ready", "scheduled_report_ready"}
     assert by_name["course_completed"]["channels"] == ["email", "in_app", "sms"]
     assert by_name["welcome_verify_email"]["required_variables"] == ["recipient_name", "verify_url"]
     assert by_name["password_reset"]["category"] == "transactional"
+    assert by_name["instructor_nudge"] == {
+        "name": "instructor_nudge", "category": "nudges", "channels": ["email", "in_app", "sms"],
+        "required_variables": ["recipient_name", "course_title", "message", "course_url"],
+        "description": by_name["instructor_nudge"]["description"]}
+    assert (by_name["report_ready"]["category"], by_name["scheduled_report_ready"]["category"]) == (
+        "transactional", "reports")
+    assert by_name["report_ready"]["channels"] == by_name["scheduled_report_ready"]["channels"] == ["email", "in_app"]
 
 
 def test_preview_with_the_sample_or_a_given_context() -> None:
@@ -210,6 +222,26 @@ def test_preview_with_the_sample_or_a_given_context() -> None:
                          body={"context": context}))
     assert given["subject"] == "You are enrolled in <b>Rust</b>"
     assert "&lt;b&gt;Rust&lt;/b&gt;" in given["html"] and "<b>Rust</b>" not in given["html"]
+
+
+def test_preview_of_the_analytics_templates() -> None:
+    sample = body_of(call("preview-template", ADMIN, path_params={"name": "instructor_nudge"}))
+    assert sample["subject"] == "Your instructor sent you a nudge about Python for Beginners"
+    assert sample["sms"] and sample["in_app"] and sample["html"].startswith("<!doctype html>")
+    context = {"recipient_name": "Bob", "course_title": "Rust", "course_url": "https://x.test/c",
+               "message": "<img src=x onerror=alert(1)> come back"}
+    given = body_of(call("preview-template", ADMIN, path_params={"name": "instructor_nudge"},
+                         body={"context": context}))
+    assert "&lt;img src=x onerror=alert(1)&gt; come back" in given["html"] and "<img" not in given["html"]
+    assert "<img src=x onerror=alert(1)> come back" in given["sms"]
+    report = body_of(call("preview-template", ADMIN, path_params={"name": "scheduled_report_ready"}))
+    assert report["subject"] == "Your instructor report for 2026-11-17 to 2026-11-23 is ready"
+    assert "http://127.0.0.1:8002/api/v1/analytics/reports/" in report["text"] and report["sms"] is None
+    missing = call("preview-template", ADMIN, path_params={"name": "report_ready"},
+                   body={"context": {"recipient_name": "Bob", "report_type": "course"}})
+    assert missing["statusCode"] == 422
+    assert {tuple(e["loc"]) for e in body_of(missing)["detail"]} == {
+        ("body", "context", "period"), ("body", "context", "report_format"), ("body", "context", "report_url")}
 
 
 def test_preview_errors() -> None:

@@ -23,7 +23,7 @@ def _registered() -> dict[str, object]:
 
 def test_topics() -> None:
     assert ALL_TOPICS == ("smartcourse.user-events", "smartcourse.course-events", "smartcourse.enrollment-events",
-                          "smartcourse.progress-events")
+                          "smartcourse.progress-events", "smartcourse.analytics-events")
 
 
 def test_user_events_are_registered_on_the_user_topic() -> None:

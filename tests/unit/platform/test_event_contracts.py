@@ -26,6 +26,7 @@ from smartcourse_events.progress import ProgressUpdatedV1
 from smartcourse_events.registry import REGISTRY, ROUTES, UnknownEventType
 from smartcourse_events.topics import (
     ALL_TOPICS,
+    ANALYTICS_EVENTS,
     COURSE_EVENTS,
     ENROLLMENT_EVENTS,
     PROGRESS_EVENTS,
@@ -42,6 +43,7 @@ DOCS = REPO / "docs" / "events"
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 USER, COURSE, INSTRUCTOR, ENROLLMENT = (uuid.uuid4() for _ in range(4))
 MODULE, ASSET, CERTIFICATE, REF = (uuid.uuid4() for _ in range(4))
+REPORT, NUDGE = uuid.uuid4(), uuid.uuid4()
 
 # events.md, "Topics and events": event → (topic, producer, consumers, payload fields at least). The consumers
 # column is the spec's plan: the services that may consume the type (see test_declared_consumers_are_in_the_spec).
@@ -68,13 +70,29 @@ TABLE: dict[str, tuple[str, str, set[str], set[str]]] = {
     "progress.updated": (PROGRESS_EVENTS, "lms", {"analytics"},
                          {"enrollment_id", "user_id", "course_id", "asset_id", "module_id", "progress_percent",
                           "time_spent_delta", "course_percent"}),
+    "report.ready": (ANALYTICS_EVENTS, "analytics", {"notification"},
+                     {"report_id", "owner_user_id", "report_type", "course_id", "period_from", "period_to",
+                      "download_key", "format", "scheduled"}),
+    # The spec routes nudges to notification; analytics also reads its own back, so that a rebuild from the
+    # event archive restores the nudges it recorded (smartcourse_analytics.catalogue).
+    "learner.nudge_requested": (ANALYTICS_EVENTS, "analytics", {"notification", "analytics"},
+                                {"nudge_id", "course_id", "course_title", "user_id", "instructor_id", "message"}),
 }
 
 
 IDS = Ids(user=USER, course=COURSE, instructor=INSTRUCTOR, enrollment=ENROLLMENT, module=MODULE, asset=ASSET,
           certificate=CERTIFICATE, ref=REF, now=NOW)
 # One valid producer payload per event type (JSON-ish, as a service would build it).
-SAMPLES: dict[str, dict[str, Any]] = sample_payloads(IDS)
+SAMPLES: dict[str, dict[str, Any]] = {
+    **sample_payloads(IDS),
+    # The analytics service's events, keyed by ids of their own (AGGREGATE_ID).
+    "report.ready": {"report_id": str(REPORT), "owner_user_id": str(INSTRUCTOR), "report_type": "course",
+                     "course_id": str(COURSE), "period_from": "2026-11-17", "period_to": "2026-11-23",
+                     "download_key": f"reports/{REPORT}.html", "format": "html", "scheduled": False},
+    "learner.nudge_requested": {"nudge_id": str(NUDGE), "course_id": str(COURSE), "course_title": "Python",
+                                "user_id": str(USER), "instructor_id": str(INSTRUCTOR),
+                                "message": "Module 2 is waiting for you"},
+}
 
 
 def _asset(**extra: Any) -> dict[str, Any]:
@@ -86,7 +104,7 @@ def _published(**extra: Any) -> dict[str, Any]:
 
 
 # The aggregate each event is keyed by (so one aggregate's events stay in one partition, in order).
-AGGREGATE_ID = {"user": USER, "course": COURSE, "enrollment": ENROLLMENT}
+AGGREGATE_ID = {"user": USER, "course": COURSE, "enrollment": ENROLLMENT, "report": REPORT, "nudge": NUDGE}
 
 
 def test_the_table_and_the_samples_agree() -> None:
@@ -120,12 +138,21 @@ def test_declared_consumers_are_in_the_spec(event_type: str) -> None:
 
 
 def test_every_consumer_declares_only_registered_types_and_derives_its_topics() -> None:
-    consumers = [f for f in ALL_FUNCTIONS if f.kafka]
+    consumers = [f for f in ALL_FUNCTIONS if f.kafka and not f.kafka.every_topic]
     assert consumers
     for fn in consumers:
         assert fn.kafka is not None and fn.kafka.event_types, fn.name
         assert set(fn.kafka.event_types) <= set(TABLE), fn.name
         assert set(fn.kafka.topics) == {TABLE[event_type][0] for event_type in fn.kafka.event_types}, fn.name
+
+
+def test_a_consumer_of_every_topic_reads_every_topic_and_is_no_consumer_of_an_event_type() -> None:
+    """The event archive consumes topics, not types: it is in no row of the consumers column."""
+    archivers = [f for f in ALL_FUNCTIONS if f.kafka and f.kafka.every_topic]
+    assert [f.name for f in archivers] == ["analytics-archive-events"]
+    for fn in archivers:
+        assert fn.kafka is not None and fn.kafka.event_types == ()
+        assert set(fn.kafka.topics) == set(ALL_TOPICS)
 
 
 def test_types_uuids_and_aware_timestamps() -> None:
@@ -226,6 +253,15 @@ def test_producers_reject_unknown_nested_fields() -> None:
     ("progress.updated", "course_percent", -0.01),
     ("progress.updated", "time_spent_delta", -5),
     ("progress.updated", "module_id", None),
+    ("report.ready", "report_type", "weekly"),
+    ("report.ready", "period_to", "next week"),
+    ("report.ready", "download_key", ""),
+    ("report.ready", "format", "pdf"),
+    ("report.ready", "owner_user_id", None),
+    ("learner.nudge_requested", "message", ""),
+    ("learner.nudge_requested", "message", "x" * 1001),
+    ("learner.nudge_requested", "course_title", ""),
+    ("learner.nudge_requested", "instructor_id", "me"),
 ])
 def test_producers_reject_wrong_fields(event_type: str, field: str, value: Any) -> None:
     with pytest.raises(ValidationError, match=field):

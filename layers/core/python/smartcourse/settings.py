@@ -84,6 +84,8 @@ class Settings:
     analytics_report_queue_url: str | None
     reports_bucket: str | None
     archive_bucket: str | None
+    # The analytics API's root, for links to it in messages (a report's page, which presigns a fresh download).
+    analytics_base_url: str
 
 
 def _int(name: str, default: int) -> int:
@@ -155,4 +157,5 @@ def get_settings() -> Settings:
         analytics_report_queue_url=env("ANALYTICS_REPORT_QUEUE_URL") or None,
         reports_bucket=env("REPORTS_BUCKET") or None,
         archive_bucket=env("ARCHIVE_BUCKET") or None,
+        analytics_base_url=env("ANALYTICS_BASE_URL", "http://127.0.0.1:8002"),
     )

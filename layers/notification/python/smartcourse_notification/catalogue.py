@@ -40,10 +40,12 @@ EVENT_FUNCTIONS: tuple[Function, ...] = (
         name="notification-consume-events",
         service=Service.NOTIFICATION,
         handler="notification.consume_events.handler",
-        description="Turns user, course, enrollment and certificate events into sends (email, SMS, in-app)",
+        description="Turns user, course, enrollment, certificate, nudge and report events into sends (email, SMS, "
+                    "in-app)",
         kafka=KafkaTrigger(event_types=(
             "user.registered", "user.password_reset_requested", "course.published", "course.processing_completed",
-            "course.processing_failed", "enrollment.created", "certificate.issued",
+            "course.processing_failed", "enrollment.created", "certificate.issued", "learner.nudge_requested",
+            "report.ready",
         )),
         grants=frozenset({Grant.DATABASE, Grant.NOTIFICATION_QUEUE}),
         timeout_seconds=60,

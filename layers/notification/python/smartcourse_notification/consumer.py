@@ -14,6 +14,10 @@ The consumer does not need the recipient or the course projection to plan: they 
 ``enrollment.created`` that needs them. The sender resolves them when it delivers, and retries until they
 exist. Only the instructor notices need the course projection here (to know whom to notify); their events
 share the course's partition with ``course.published``, so it is always applied before them.
+
+The analytics service's events are planned the same way: a nudge (``learner.nudge_requested``) goes to the
+learner and carries its course title; a ready report (``report.ready``) goes to its owner with a link to the
+report's page on the analytics API. Their recipients, too, are resolved by the sender.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from smartcourse.links import certificate_verify_url
+from smartcourse.links import analytics_report_url, certificate_verify_url
 from smartcourse.settings import get_settings
 from smartcourse_events.envelope import EventEnvelope
 from smartcourse_events.registry import payload_model
@@ -32,7 +36,15 @@ from smartcourse_notification import repository as repo
 from smartcourse_notification.aws import enqueue_send
 from smartcourse_notification.domain import SendStatus
 from smartcourse_notification.rendering import template_spec
-from smartcourse_notification.rules import COURSE_KEY, DEFAULT_PREFERENCES, LINK_KEY, decide, send_id
+from smartcourse_notification.rules import (
+    COURSE_KEY,
+    DEFAULT_PREFERENCES,
+    LINK_KEY,
+    decide,
+    report_period,
+    report_template,
+    send_id,
+)
 
 CONSUMER_NAME = "notification-events"
 Effect = Callable[[EventEnvelope, Connection], None]
@@ -53,6 +65,15 @@ def course_url(course_id: uuid.UUID) -> str:
 def certificate_url(serial_no: str) -> str:
     """The public verification link of the LMS API (the route of ``lms-certificates-verify``)."""
     return certificate_verify_url(get_settings().public_base_url, serial_no)
+
+
+def report_url(report_id: uuid.UUID) -> str:
+    """The report's page on the analytics API, which presigns a fresh download for its owner.
+
+    Never the presigned URL itself: it would expire while a mail waits unread, and it is a credential that
+    must not sit in the sends table or in logs.
+    """
+    return analytics_report_url(get_settings().analytics_base_url, report_id)
 
 
 def notify(conn: Connection, envelope: EventEnvelope, template: str, user_id: uuid.UUID,
@@ -137,6 +158,24 @@ def on_processing_failed(envelope: EventEnvelope, conn: Connection) -> None:
            {"course_title": course.title, "error": p.error, "course_url": url}, link=url)
 
 
+def on_nudge_requested(envelope: EventEnvelope, conn: Connection) -> None:
+    # The event carries the course title (the analytics service knows it): no course projection needed. The
+    # learner's address comes from the recipients projection when the sender delivers, as for every send.
+    p = _payload(envelope)
+    url = course_url(p.course_id)
+    notify(conn, envelope, "instructor_nudge", p.user_id,
+           {"course_title": p.course_title, "message": p.message, "course_url": url}, link=url)
+
+
+def on_report_ready(envelope: EventEnvelope, conn: Connection) -> None:
+    # The S3 key (download_key) stays out of the send: the link is the analytics API's report page.
+    p = _payload(envelope)
+    url = report_url(p.report_id)
+    notify(conn, envelope, report_template(p.scheduled), p.owner_user_id,
+           {"report_type": p.report_type, "period": report_period(p.period_from, p.period_to),
+            "report_format": p.format.upper(), "report_url": url}, link=url)
+
+
 EFFECTS: dict[str, Effect] = {
     "user.registered": on_user_registered,
     "user.password_reset_requested": on_password_reset_requested,
@@ -145,4 +184,6 @@ EFFECTS: dict[str, Effect] = {
     "certificate.issued": on_certificate_issued,
     "course.processing_completed": on_processing_completed,
     "course.processing_failed": on_processing_failed,
+    "learner.nudge_requested": on_nudge_requested,
+    "report.ready": on_report_ready,
 }

@@ -16,10 +16,14 @@ class Channel(StrEnum):
 
 
 class Category(StrEnum):
-    TRANSACTIONAL = "transactional"  # account mail: sent whatever the preferences say
+    # Sent whatever the preferences say: account mail, and the answer to something the user asked for (the
+    # report they requested).
+    TRANSACTIONAL = "transactional"
     COURSE_UPDATES = "course_updates"
     PROGRESS = "progress"
     MARKETING = "marketing"
+    NUDGES = "nudges"  # an instructor's nudge to an at-risk learner
+    REPORTS = "reports"  # scheduled report digests (weekly instructor digest, daily platform report)
 
 
 class SendStatus(StrEnum):

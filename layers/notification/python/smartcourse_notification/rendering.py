@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
-from smartcourse.links import certificate_verify_url
+from smartcourse.links import analytics_report_url, certificate_verify_url
 
 from smartcourse_notification.domain import Category, Channel
 
@@ -30,7 +30,14 @@ OPTIONAL_CATEGORIES: dict[str, bool] = {
     Category.COURSE_UPDATES.value: True,
     Category.PROGRESS.value: True,
     Category.MARKETING.value: False,
+    Category.NUDGES.value: True,
+    Category.REPORTS.value: True,
 }
+
+# The longest SMS a template may render: two concatenated GSM-7 segments (153 characters each). Free text in an
+# SMS template (a title, an instructor's message) is cut to fit; a unit test renders every SMS template with the
+# longest values its event allows and holds it to this.
+SMS_MAX_CHARS = 306
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,9 @@ class TemplateSpec:
 _SAMPLE_NAME = "Ada Lovelace"
 _SAMPLE_COURSE = "Python for Beginners"
 _SAMPLE_COURSE_URL = "http://127.0.0.1:3000/courses/00000000-0000-4000-8000-000000000001"
+_SAMPLE_REPORT = {"recipient_name": _SAMPLE_NAME, "report_type": "course", "period": "2026-11-17 to 2026-11-23",
+                  "report_format": "HTML",
+                  "report_url": analytics_report_url("http://127.0.0.1:8002", "00000000-0000-4000-8000-0000000000a1")}
 
 TEMPLATES: dict[str, TemplateSpec] = {
     spec.name: spec
@@ -114,6 +124,26 @@ TEMPLATES: dict[str, TemplateSpec] = {
             {"recipient_name": _SAMPLE_NAME, "course_title": _SAMPLE_COURSE,
              "error": "The article 'Intro' has no readable text", "course_url": _SAMPLE_COURSE_URL},
         ),
+        TemplateSpec(
+            "instructor_nudge", Category.NUDGES, (Channel.EMAIL, Channel.IN_APP, Channel.SMS),
+            ("recipient_name", "course_title", "message", "course_url"),
+            "To a learner: their instructor's nudge, with the instructor's own message (learner.nudge_requested)",
+            {"recipient_name": _SAMPLE_NAME, "course_title": _SAMPLE_COURSE,
+             "message": "We miss you! Module 3 is the hardest; the quiz at its end is worth a second try.",
+             "course_url": _SAMPLE_COURSE_URL},
+        ),
+        TemplateSpec(
+            "report_ready", Category.TRANSACTIONAL, (Channel.EMAIL, Channel.IN_APP),
+            ("recipient_name", "report_type", "period", "report_format", "report_url"),
+            "To its owner: the report they requested is ready (report.ready, not scheduled)",
+            _SAMPLE_REPORT,
+        ),
+        TemplateSpec(
+            "scheduled_report_ready", Category.REPORTS, (Channel.EMAIL, Channel.IN_APP),
+            ("recipient_name", "report_type", "period", "report_format", "report_url"),
+            "To its owner: a scheduled report (weekly digest, daily platform report) is ready (report.ready)",
+            {**_SAMPLE_REPORT, "report_type": "instructor"},
+        ),
     )
 }
 
@@ -138,15 +168,23 @@ class Rendered:
     sms: str | None
 
 
+def one_line(value: Any) -> str:
+    """``value`` with every run of whitespace (newlines included) as one space: for SMS and subjects."""
+    return " ".join(str(value).split())
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
         undefined=StrictUndefined,
         keep_trailing_newline=False,
         auto_reload=False,
     )
+    env.filters["oneline"] = one_line
+    env.policies["truncate.leeway"] = 0  # ``truncate(n)`` never exceeds n (Jinja lets 5 more through by default)
+    return env
 
 
 def template_spec(name: str) -> TemplateSpec:
@@ -179,7 +217,7 @@ def render(name: str, context: Mapping[str, Any]) -> Rendered:
 
     subject = part(".subject.txt", True) or ""
     return Rendered(
-        subject=" ".join(subject.split()),  # one line: a header value never carries a newline
+        subject=one_line(subject),  # one line: a header value never carries a newline
         text=part(".txt", Channel.EMAIL in spec.channels),
         html=part(".html", Channel.EMAIL in spec.channels),
         in_app=part(".in_app.txt", Channel.IN_APP in spec.channels),

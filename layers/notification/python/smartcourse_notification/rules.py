@@ -6,6 +6,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from smartcourse_notification.domain import Channel
@@ -27,6 +28,19 @@ def send_id(event_id: uuid.UUID, user_id: uuid.UUID, channel: Channel | str) -> 
 
 def is_e164(number: str) -> bool:
     return bool(E164.fullmatch(number))
+
+
+def report_template(scheduled: bool) -> str:
+    """A report its owner asked for is the answer to a request, sent whatever the preferences say; a scheduled
+    one is a digest in the ``reports`` category, which the owner may switch off."""
+    return "scheduled_report_ready" if scheduled else "report_ready"
+
+
+def report_period(period_from: date, period_to: date) -> str:
+    """A report's period as its mail names it: one day, or the first and last day (both included)."""
+    if period_from == period_to:
+        return period_from.isoformat()
+    return f"{period_from.isoformat()} to {period_to.isoformat()}"
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,14 @@ def sample_payloads(ids: Ids | None = None) -> dict[str, dict[str, Any]]:
         "certificate.issued": {"certificate_id": str(ids.certificate), "serial_no": "SC-ABCDEFGH2345",
                                "enrollment_id": enrollment, "user_id": user, "course_id": course},
         "enrollment.dropped": {"enrollment_id": enrollment, "user_id": user, "course_id": course},
+        "learner.nudge_requested": {"nudge_id": str(ids.ref), "course_id": course, "course_title": "Python",
+                                    "user_id": user, "instructor_id": str(ids.instructor),
+                                    "message": "The next module is waiting for you"},
+        "report.ready": {"report_id": str(ids.ref), "owner_user_id": str(ids.instructor), "report_type": "course",
+                         "course_id": course, "period_from": ids.now.date().isoformat(),
+                         "period_to": ids.now.date().isoformat(),
+                         "download_key": f"reports/{ids.instructor}/{ids.ref}.html", "format": "html",
+                         "scheduled": False},
         "course.archived": {"course_id": course},
     }
 

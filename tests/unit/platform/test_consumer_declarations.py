@@ -19,7 +19,8 @@ from smartcourse.consumers import EventConsumer
 
 from stacks.services import ALL_FUNCTIONS
 
-CONSUMERS = [f for f in ALL_FUNCTIONS if f.kafka is not None]
+# Consumers of event types (the archive takes every topic's records whatever their type, without EventConsumer).
+CONSUMERS = [f for f in ALL_FUNCTIONS if f.kafka is not None and not f.kafka.every_topic]
 HANDLER_PACKAGES = sorted({f.module.split(".", 1)[0] for f in ALL_FUNCTIONS})
 
 
@@ -55,3 +56,14 @@ def test_no_handler_module_builds_an_undeclared_consumer() -> None:
         assert [c.function for c in consumers] == [declared[module_name]], module_name
     names = [c.name for cs in found.values() for c in cs]
     assert len(names) == len(set(names)), "two consumers share a processed_events name"
+
+
+def test_a_consumer_of_every_topic_declares_no_types_and_reads_every_topic() -> None:
+    from smartcourse.catalogue import KafkaTrigger
+    from smartcourse_events.topics import ALL_TOPICS
+
+    archive = [f for f in ALL_FUNCTIONS if f.kafka is not None and f.kafka.every_topic]
+    assert [f.name for f in archive] == ["analytics-archive-events"]
+    assert archive[0].kafka is not None and set(archive[0].kafka.topics) == set(ALL_TOPICS)
+    with pytest.raises(ValueError, match="declares no event types"):
+        KafkaTrigger(event_types=("user.registered",), every_topic=True)

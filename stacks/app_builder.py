@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import App, Tags
-from smartcourse.catalogue import Service
 
 from stacks import nag
 from stacks.ai_stack import AiStack
+from stacks.analytics_stack import AnalyticsStack
 from stacks.lms_stack import LmsStack
 from stacks.notification_stack import NotificationStack
 from stacks.service_stack import ServiceStack
@@ -38,7 +38,7 @@ class SmartCourseApp:
     lms: LmsStack
     notification: NotificationStack
     ai: AiStack
-    analytics: ServiceStack
+    analytics: AnalyticsStack
 
     @property
     def service_stacks(self) -> tuple[ServiceStack, ...]:
@@ -75,9 +75,10 @@ def build(app: App, stage: str | None = None, *, nag_checks: bool = True) -> Sma
                    description=describe("LMS API and functions, content and certificate buckets"))
     ai = AiStack(app, config.resource_name("ai"), config=config, shared=shared.resources, local=local,
                  description=describe("AI API, consumer, index queue and worker, provider key"))
-    analytics = ServiceStack(app, config.resource_name("analytics"), config=config, shared=shared.resources,
-                             service=Service.ANALYTICS, local=local,
-                             description=describe("Analytics API and functions"))
+    analytics = AnalyticsStack(app, config.resource_name("analytics"), config=config, shared=shared.resources,
+                               local=local,
+                               description=describe("Analytics API, consumer, archiver, reports queue and "
+                                                    "builder, report and archive buckets, Athena table"))
     lms.add_stack_dependency(notification)
     for service_stack in (ai, analytics):
         service_stack.add_stack_dependency(lms)

@@ -65,6 +65,13 @@ class StageConfig:
     ai_openai_base_url: str | None = None
     ai_openai_chat_model: str = "gpt-4o-mini"
     ai_openai_embedding_model: str | None = None
+    # Analytics (S3): days a built report stays downloadable (its object under reports/ then expires; the
+    # report row says so); days before archived events move to Intelligent-Tiering (None = never: a dev
+    # archive is small and short-lived); days archived events are kept (None = always: the archive is the
+    # source a rebuild replays, so staging and prod never expire it).
+    analytics_report_retention_days: int = 7
+    analytics_archive_tiering_days: int | None = None
+    analytics_archive_retention_days: int | None = None
 
     def __post_init__(self) -> None:
         if self.name not in STAGES:
@@ -78,6 +85,13 @@ class StageConfig:
         sender_domain = self.mail_from.rpartition("@")[2]
         if self.mail_identity not in (self.mail_from, sender_domain):
             raise ValueError("mail identity: the sender address or its domain (SES sends only from verified ones)")
+        if self.analytics_report_retention_days < 1:
+            raise ValueError("analytics report retention: at least one day")
+        tiering, retention = self.analytics_archive_tiering_days, self.analytics_archive_retention_days
+        if tiering is not None and tiering < 0:
+            raise ValueError("analytics archive tiering: zero days or more")
+        if retention is not None and (retention < 1 or (tiering is not None and retention <= tiering)):
+            raise ValueError("analytics archive retention: at least one day, and after the tiering transition")
 
     @property
     def is_prod(self) -> bool:
@@ -115,6 +129,8 @@ _CONFIGS: dict[str, StageConfig] = {
         public_base_url="http://127.0.0.1:8000",
         mail_from="no-reply@smartcourse.local",
         mail_identity="no-reply@smartcourse.local",
+        analytics_report_retention_days=7,
+        analytics_archive_retention_days=30,
     ),
     "staging": StageConfig(
         name="staging",
@@ -142,6 +158,8 @@ _CONFIGS: dict[str, StageConfig] = {
         public_base_url="https://api.staging.smartcourse.example",
         mail_from="no-reply@staging.smartcourse.example",
         mail_identity="staging.smartcourse.example",
+        analytics_report_retention_days=30,
+        analytics_archive_tiering_days=30,
     ),
     "prod": StageConfig(
         name="prod",
@@ -169,6 +187,8 @@ _CONFIGS: dict[str, StageConfig] = {
         public_base_url="https://api.smartcourse.example",
         mail_from="no-reply@smartcourse.example",
         mail_identity="smartcourse.example",
+        analytics_report_retention_days=90,
+        analytics_archive_tiering_days=30,
     ),
 }
 

@@ -30,11 +30,13 @@ from smartcourse.catalogue import Grant
 from smartcourse.db.names import database_name, role_name
 from smartcourse.observability import METRICS_NAMESPACE
 from smartcourse_ai.catalogue import INDEX_QUEUE
+from smartcourse_analytics.catalogue import REPORT_QUEUE
 from smartcourse_events.topics import ALL_TOPICS
 from smartcourse_notification.catalogue import SEND_QUEUE
 
 from stacks import nag, services
 from stacks.assets import ARCHITECTURE, FUNCTION_METADATA_KEY, RUNTIME
+from stacks.constructs.analytics_buckets import ARCHIVE_PREFIX, REPORTS_PREFIX, AnalyticsStorage
 from stacks.constructs.event_cluster import EventBackbone
 from stacks.constructs.storage_buckets import CERTIFICATE_PREFIX, CONTENT_PREFIX, Buckets
 from stacks.shared_resources import SharedResources
@@ -129,20 +131,38 @@ def _cfn(bucket: s3.IBucket) -> CfnElement:
     return cfn
 
 
-def _bucket_grants(spec: catalogue.Function,
-                   buckets: Buckets | None) -> list[tuple[s3.IBucket, str, list[str], str]]:
-    """(bucket, key prefix, object actions, environment variable) for each bucket grant of ``spec``."""
-    wanted = [(Grant.CONTENT_BUCKET, CONTENT_PREFIX, ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-               "CONTENT_BUCKET"),
-              (Grant.CERTIFICATE_BUCKET, CERTIFICATE_PREFIX, ["s3:GetObject", "s3:PutObject"], "CERTIFICATE_BUCKET")]
-    out = []
-    for grant, prefix, actions, variable in wanted:
-        if grant not in spec.grants:
-            continue
+# Grants on a bucket of the function's own stack: (key prefix, object actions, environment variable).
+# Object actions stay under the prefix; s3:ListBucket on the bucket comes with each.
+BUCKET_GRANTS: dict[Grant, tuple[str, tuple[str, ...], str]] = {
+    Grant.CONTENT_BUCKET: (CONTENT_PREFIX, ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), "CONTENT_BUCKET"),
+    Grant.CERTIFICATE_BUCKET: (CERTIFICATE_PREFIX, ("s3:GetObject", "s3:PutObject"), "CERTIFICATE_BUCKET"),
+    # Build a report and presign its download (a presigned GET is the function's own GetObject).
+    Grant.ANALYTICS_REPORTS_BUCKET: (REPORTS_PREFIX, ("s3:GetObject", "s3:PutObject"), "REPORTS_BUCKET"),
+    # Write events (GetObject: the archive store reads what it wrote); no delete: the archive only grows.
+    Grant.EVENT_ARCHIVE: (ARCHIVE_PREFIX, ("s3:GetObject", "s3:PutObject"), "ARCHIVE_BUCKET"),
+    Grant.EVENT_ARCHIVE_READ: (ARCHIVE_PREFIX, ("s3:GetObject",), "ARCHIVE_BUCKET"),
+}
+
+
+def _granted_bucket(spec: catalogue.Function, grant: Grant, buckets: Buckets | None,
+                    analytics_storage: AnalyticsStorage | None) -> s3.IBucket:
+    if grant in (Grant.CONTENT_BUCKET, Grant.CERTIFICATE_BUCKET):
         if buckets is None:
             raise ValueError(f"{spec.name}: grant {grant} needs the stack's buckets (ServiceFunction(buckets=...))")
-        bucket = buckets.content if grant is Grant.CONTENT_BUCKET else buckets.certificates
-        out.append((bucket, prefix, actions, variable))
+        return buckets.content if grant is Grant.CONTENT_BUCKET else buckets.certificates
+    if analytics_storage is None:
+        raise ValueError(f"{spec.name}: grant {grant} needs the analytics buckets "
+                         "(ServiceFunction(analytics_storage=...))")
+    return analytics_storage.reports if grant is Grant.ANALYTICS_REPORTS_BUCKET else analytics_storage.archive
+
+
+def _bucket_grants(spec: catalogue.Function, buckets: Buckets | None,
+                   analytics_storage: AnalyticsStorage | None) -> list[tuple[s3.IBucket, str, list[str], str]]:
+    """(bucket, key prefix, object actions, environment variable) for each bucket grant of ``spec``."""
+    out = []
+    for grant, (prefix, actions, variable) in BUCKET_GRANTS.items():
+        if grant in spec.grants:
+            out.append((_granted_bucket(spec, grant, buckets, analytics_storage), prefix, list(actions), variable))
     return out
 
 
@@ -172,6 +192,7 @@ class ServiceFunction(Construct):
         mail: MailSender | None = None,
         content_bucket: ImportedBucket | None = None,
         ai_provider: AiProvider | None = None,
+        analytics_storage: AnalyticsStorage | None = None,
         local: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -190,7 +211,7 @@ class ServiceFunction(Construct):
         uses_kafka = bool(grants & KAFKA_GRANTS)
         in_vpc = uses_db or admin_db or uses_kafka
         events = shared.events
-        bucket_grants = _bucket_grants(spec, buckets)
+        bucket_grants = _bucket_grants(spec, buckets, analytics_storage)
         function_name = config.resource_name(spec.name)
         self.function_name = function_name
         self.dead_letter_queue: sqs.Queue | None = None
@@ -345,6 +366,13 @@ class ServiceFunction(Construct):
                                                   resources=[function_arn(self, issuer_name)]))
             environment["TOKEN_ISSUER_FUNCTION"] = issuer_name
 
+        # --- analytics -----------------------------------------------------------------------------------------
+        if Grant.ANALYTICS_REPORT_QUEUE in grants:
+            report_queue = self._queue(queues, REPORT_QUEUE)
+            statements.append(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[report_queue.queue_arn]))
+            environment["ANALYTICS_REPORT_QUEUE_URL"] = report_queue.queue_url
+        # (The reports bucket and the event archive: BUCKET_GRANTS.)
+
         # --- SQS trigger ---------------------------------------------------------------------------------------
         trigger_queue: sqs.IQueue | None = None
         if spec.sqs is not None:
@@ -370,8 +398,9 @@ class ServiceFunction(Construct):
                      findings=["Resource::*"])
         if bucket_grants:
             nag.suppress(self.role, "AwsSolutions-IAM5",
-                         "Object actions are limited to the key prefix the grant names (courses/ or certificates/) "
-                         "of one bucket; object keys are per course/asset/certificate, unknown at deploy time.",
+                         "Object actions are limited to the key prefix the grant names (courses/, certificates/, "
+                         "reports/ or events/) of one bucket; object keys are per course/asset/certificate/report "
+                         "or topic/date, unknown at deploy time.",
                          findings=[f"Resource::<{Stack.of(self).get_logical_id(_cfn(b))}.Arn>/{p}*"
                                    for b, p, _, _ in bucket_grants])
         if Grant.CONTENT_READ in grants and content_bucket is not None:

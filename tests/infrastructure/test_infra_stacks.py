@@ -27,6 +27,7 @@ from cdk_nag import AwsSolutionsChecks
 from smartcourse.catalogue import KAFKA_TOPICS, MIGRATE, Function, Grant, HttpRoute, Service
 from smartcourse.db.names import database_name, role_name
 from smartcourse_ai.catalogue import INDEX_QUEUE
+from smartcourse_analytics.catalogue import REPORT_QUEUE
 from smartcourse_events.registry import topic_for
 from smartcourse_events.topics import ALL_TOPICS
 from smartcourse_lms.catalogue import AUTHORIZER
@@ -684,15 +685,14 @@ def test_ai_and_analytics_serve_health_and_docs_publicly(synth: Synth) -> None:
             assert props["AuthorizationType"] == "NONE" and "AuthorizerId" not in props, (service, path)
             wanted = f"{service}-health" if path == "/health" else f"{service}-docs"
             assert synth.function_key(api, props["Integration"]["Uri"]) == wanted, (service, method, path)
-    assert set(methods(synth.apis[Service.ANALYTICS])) == HEALTH_AND_DOCS
-    assert synth.apis[Service.ANALYTICS].of_type("AWS::ApiGateway::Authorizer") == {}
 
 
-def test_every_ai_route_is_served_behind_the_lms_authorizer(synth: Synth) -> None:
-    """The AI API serves its catalogue's routes; every one but health and docs requires a signed-in caller."""
-    _check_routes(synth, Service.AI, api_functions(Service.AI))
-    _check_authorizers(synth, Service.AI)
-    for (method, path), props in methods(synth.apis[Service.AI]).items():
+@pytest.mark.parametrize("service", [Service.AI, Service.ANALYTICS])
+def test_every_ai_and_analytics_route_is_served_behind_the_lms_authorizer(synth: Synth, service: Service) -> None:
+    """Each API serves its catalogue's routes; every one but health and docs requires a signed-in caller."""
+    _check_routes(synth, service, api_functions(service))
+    _check_authorizers(synth, service)
+    for (method, path), props in methods(synth.apis[service]).items():
         if (method, path) not in HEALTH_AND_DOCS:
             assert props["AuthorizationType"] == "CUSTOM" and "AuthorizerId" in props, (method, path)
 
@@ -761,7 +761,7 @@ def test_other_apis_use_the_lms_authorizer_by_name(probe: Synth) -> None:
     _check_routes(probe, Service.AI, routed)
     _check_authorizers(probe, Service.AI)
     _check_authorizers(probe, Service.LMS)
-    assert probe.apis[Service.ANALYTICS].of_type("AWS::ApiGateway::Authorizer") == {}
+    _check_authorizers(probe, Service.ANALYTICS)
     findings = _nag_report(probe.built.shared.node.root)
     assert findings == [], "\n".join(findings)
 
@@ -1037,7 +1037,10 @@ def test_migrations_run_on_deploy(synth: Synth) -> None:
 # --- S3 buckets (content, certificates) -------------------------------------------------------------------------
 
 BUCKET_ENV = {Grant.CONTENT_BUCKET: "CONTENT_BUCKET", Grant.CERTIFICATE_BUCKET: "CERTIFICATE_BUCKET",
-              Grant.CONTENT_READ: "CONTENT_BUCKET"}
+              Grant.CONTENT_READ: "CONTENT_BUCKET", Grant.ANALYTICS_REPORTS_BUCKET: "REPORTS_BUCKET",
+              Grant.EVENT_ARCHIVE: "ARCHIVE_BUCKET", Grant.EVENT_ARCHIVE_READ: "ARCHIVE_BUCKET"}
+# The analytics stack's own buckets (reports, event archive): tests/infrastructure/test_infra_analytics.py.
+ANALYTICS_BUCKET_GRANTS = frozenset({Grant.ANALYTICS_REPORTS_BUCKET, Grant.EVENT_ARCHIVE, Grant.EVENT_ARCHIVE_READ})
 
 
 def buckets_by_role(view: View) -> dict[str, str]:
@@ -1058,9 +1061,9 @@ def bucket_policy(view: View, bucket_lid: str) -> list[dict[str, Any]]:
     return list(policy)
 
 
-def test_buckets_are_the_lms_stacks(synth: Synth) -> None:
+def test_buckets_are_the_lms_and_analytics_stacks(synth: Synth) -> None:
     for view in synth.views:
-        if view is not synth.services[Service.LMS]:
+        if view not in (synth.services[Service.LMS], synth.services[Service.ANALYTICS]):
             assert view.of_type("AWS::S3::Bucket") == {}, view.name
 
 
@@ -1126,6 +1129,8 @@ def test_no_function_touches_a_bucket_without_its_grant(synth: Synth) -> None:
             assert spec.service is Service.AI, spec.name
             actions = {a for s in _s3_statements(synth, spec) for a in _actions(s)}
             assert actions == {"s3:GetObject", "s3:ListBucket"}, spec.name
+        elif spec.grants & ANALYTICS_BUCKET_GRANTS:
+            assert spec.service is Service.ANALYTICS, spec.name
         else:
             assert spec.service is Service.LMS, spec.name
 
@@ -1169,6 +1174,8 @@ def consumers() -> tuple[Function, ...]:
 def declared_topics(spec: Function) -> set[str]:
     """The topics carrying the event types the consumer declares (from the contracts' models)."""
     assert spec.kafka is not None
+    if spec.kafka.every_topic:  # the event archive
+        return set(ALL_TOPICS)
     return {topic_for(event_type) for event_type in spec.kafka.event_types}
 
 
@@ -1266,6 +1273,8 @@ def expected_permissions(spec: Function, stage: str) -> set[tuple[str, str, str]
         allow(("lambda:InvokeFunction",), f"function:smartcourse-{stage}-lms-assets-save-quiz")
     if Grant.AI_INDEX_QUEUE in spec.grants:
         allow(("sqs:SendMessage",), f"queue:smartcourse-{stage}-{INDEX_QUEUE}")
+    if Grant.ANALYTICS_REPORT_QUEUE in spec.grants:
+        allow(("sqs:SendMessage",), f"queue:smartcourse-{stage}-{REPORT_QUEUE}")
     if spec.sqs is not None:
         allow(("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
                "sqs:GetQueueUrl"),
@@ -1279,10 +1288,13 @@ def test_event_and_notification_permissions(synth: Synth) -> None:
         assert permissions(synth, spec) == expected_permissions(spec, synth.stage), spec.name
 
 
-# Functions that emit events without a route: the AI's index worker ends a run with processing_completed/failed.
-EMITTING_WORKERS = frozenset({"ai-index-asset"})
+# Functions that emit events without a route: the AI's index worker ends a run with processing_completed/failed;
+# the analytics report builder emits report.ready.
+EMITTING_WORKERS = frozenset({"ai-index-asset", "analytics-build-report"})
 # Services whose routes write no events (the AI's routes record usage and settings only).
 ROUTES_WITHOUT_EVENTS = frozenset({Service.AI})
+# Writing routes that emit nothing themselves: a report request is queued; the builder emits report.ready.
+WRITING_ROUTES_WITHOUT_EVENTS = frozenset({"analytics-reports-create"})
 
 
 def test_outbox_nudge_goes_to_every_writing_route_of_a_publishing_service() -> None:
@@ -1291,7 +1303,7 @@ def test_outbox_nudge_goes_to_every_writing_route_of_a_publishing_service() -> N
     assert any(outbox_publisher(s) is not None for s in CATALOGUES)
     for spec in ALL_FUNCTIONS:
         writes = (bool(spec.routes) and any(r.method != "GET" for r in spec.routes)
-                  and spec.service not in ROUTES_WITHOUT_EVENTS)
+                  and spec.service not in ROUTES_WITHOUT_EVENTS and spec.name not in WRITING_ROUTES_WITHOUT_EVENTS)
         publishes = outbox_publisher(spec.service) is not None
         emits = writes or spec.name in EMITTING_WORKERS
         assert (Grant.OUTBOX_NUDGE in spec.grants) == (emits and publishes), spec.name
@@ -1400,7 +1412,7 @@ def test_kafka_triggers(synth: Synth) -> None:
     assert groups and len(groups) == len(set(groups)), "Lambda needs a distinct consumer group per mapping"
     # The declaration is the one source: the stacks' topics are those of the declared event types.
     for spec in consumers():
-        assert spec.kafka is not None and spec.kafka.event_types, spec.name
+        assert spec.kafka is not None and bool(spec.kafka.event_types) != spec.kafka.every_topic, spec.name
         assert set(spec.kafka.topics) == declared_topics(spec), spec.name
 
 

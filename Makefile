@@ -14,12 +14,16 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/core/python:$(CURDIR)/layers/lms/python:$(CURDIR)/layers/notification/python:$(CURDIR)/layers/ai/python:$(CURDIR)/layers/analytics/python:$(CURDIR)/events:$(CURDIR)/localstack:$(CURDIR)/functions
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install run test test-unit lint lock synth bench bench-events bench-ai clean openapi mail
+.PHONY: help install run test test-unit lint lock synth bench bench-events bench-ai clean openapi mail browser report
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-install: $(VENV)/.installed node_modules/.installed  ## virtualenv + Python packages + project-local CDK CLI
+install: $(VENV)/.installed node_modules/.installed browser  ## virtualenv + Python packages + project-local CDK CLI + Chromium
+
+# Debian's chromium + chromium-driver for the report browser check (apt-get when missing; silent when present).
+browser:
+	@tests/support/install_chromium.sh
 
 $(VENV)/.installed: requirements/dev.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +49,13 @@ run: export SMARTCOURSE_ADMIN_EMAIL ?= admin@smartcourse.local
 run: export SMARTCOURSE_ADMIN_PASSWORD ?= Admin-change-me-1
 run: install  ## start the local cloud (PostgreSQL, Kafka, AWS emulator, APIs on 8000/8001/8002), seeded
 	$(PY) -m localcloud up
+
+report: $(VENV)/.installed  ## build the scheduled reports now in the running local cloud (KIND=weekly|daily)
+	@case "$(KIND)" in \
+	  weekly) fn=analytics-weekly-digests ;; \
+	  daily) fn=analytics-daily-platform-report ;; \
+	  *) echo "usage: make report KIND=weekly|daily" >&2; exit 2 ;; \
+	esac; $(PY) -m localcloud invoke $$fn
 
 mail:  ## the latest emails and SMS sent by the local cloud (LIMIT=n, JSON=1)
 	@$(PY) -m localcloud mail --limit $${LIMIT:-10} $(if $(JSON),--json)

@@ -57,6 +57,8 @@ class StageConfig:
     # domain; a setting rather than the API's URL, which would make every function depend on the API).
     app_base_url: str
     public_base_url: str
+    # The analytics API's root (its custom domain): report mails link to a report there.
+    analytics_base_url: str
     # Email (SES): the sender address and the identity that covers it (the address itself or its domain)
     mail_from: str
     mail_identity: str
@@ -127,6 +129,7 @@ _CONFIGS: dict[str, StageConfig] = {
         content_cors_origins=("*",),
         app_base_url="http://127.0.0.1:3000",
         public_base_url="http://127.0.0.1:8000",
+        analytics_base_url="http://127.0.0.1:8002",
         mail_from="no-reply@smartcourse.local",
         mail_identity="no-reply@smartcourse.local",
         analytics_report_retention_days=7,
@@ -156,6 +159,7 @@ _CONFIGS: dict[str, StageConfig] = {
         content_cors_origins=("https://staging.smartcourse.example",),
         app_base_url="https://staging.smartcourse.example",
         public_base_url="https://api.staging.smartcourse.example",
+        analytics_base_url="https://analytics.staging.smartcourse.example",
         mail_from="no-reply@staging.smartcourse.example",
         mail_identity="staging.smartcourse.example",
         analytics_report_retention_days=30,
@@ -185,6 +189,7 @@ _CONFIGS: dict[str, StageConfig] = {
         content_cors_origins=("https://smartcourse.example", "https://www.smartcourse.example"),
         app_base_url="https://smartcourse.example",
         public_base_url="https://api.smartcourse.example",
+        analytics_base_url="https://analytics.smartcourse.example",
         mail_from="no-reply@smartcourse.example",
         mail_identity="smartcourse.example",
         analytics_report_retention_days=90,

@@ -1,6 +1,8 @@
 """``python -m localcloud up``: run the whole local cloud in the foreground until Ctrl-C / SIGTERM.
 
 ``python -m localcloud mail [--limit N] [--json]``: the latest emails and SMS sent through the AWS emulator.
+
+``python -m localcloud invoke NAME [--payload JSON]``: run one function of the running local cloud now.
 """
 
 from __future__ import annotations
@@ -53,7 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     mail.add_argument("--limit", type=int, default=10, help="how many of each (default 10)")
     mail.add_argument("--json", action="store_true", help="JSON instead of text")
     mail.add_argument("--endpoint", help="the emulator (default: AWS_ENDPOINT_URL, else .localcloud/endpoints.json)")
+    invoke = commands.add_parser("invoke", help="run one function of the running local cloud now (synchronous)")
+    invoke.add_argument("name", help="the catalogue name, e.g. analytics-weekly-digests")
+    invoke.add_argument("--payload", help="the event, as JSON (default {})")
     args = parser.parse_args(argv)
+    if args.command == "invoke":
+        from localcloud.invoke import main as invoke_main
+
+        return invoke_main(args.name, args.payload)
     if args.command == "mail":
         from localcloud.mailbox import main as mail_main
 

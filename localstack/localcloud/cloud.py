@@ -210,6 +210,7 @@ class LocalCloud:
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap,
             "AWS_ENDPOINT_URL": self.moto.endpoint,
             "PUBLIC_BASE_URL": self.api_urls["lms"],
+            "ANALYTICS_BASE_URL": self.api_urls["analytics"],
             "APP_BASE_URL": os.environ.get("APP_BASE_URL") or LOCAL_APP_BASE_URL,
             **EMULATOR_ENV,
         }

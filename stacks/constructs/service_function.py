@@ -247,6 +247,7 @@ class ServiceFunction(Construct):
             "ACCESS_TOKEN_TTL_SECONDS": str(config.access_token_ttl_seconds),
             "APP_BASE_URL": config.app_base_url,
             "PUBLIC_BASE_URL": config.public_base_url,
+            "ANALYTICS_BASE_URL": config.analytics_base_url,
         }
 
         # Written into the inline policy rather than through secret.grant_read / proxy.grant_connect, which

@@ -949,6 +949,7 @@ def test_environment(synth: Synth) -> None:
         assert int(env["ACCESS_TOKEN_TTL_SECONDS"]) > 0
         assert env["APP_BASE_URL"] == config.app_base_url
         assert env["PUBLIC_BASE_URL"] == config.public_base_url
+        assert env["ANALYTICS_BASE_URL"] == config.analytics_base_url
         assert ("JWT_SECRET_ARN" in env) == (Grant.JWT_SIGNING_KEY in spec.grants), spec.name
         if "JWT_SECRET_ARN" in env:
             assert synth.secret_label(synth.home(spec), env["JWT_SECRET_ARN"]) == "jwt"

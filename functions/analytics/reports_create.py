@@ -1,0 +1,24 @@
+"""POST /analytics/reports: request a course, instructor or platform report; 202, built from the report queue."""
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from smartcourse.http import make_resolver, principal, route
+from smartcourse.observability import observed
+from smartcourse_analytics.catalogue import function
+from smartcourse_analytics.report_schemas import ReportAccepted, ReportRequest
+from smartcourse_analytics.reports import get_reports
+
+FUNCTION = function("analytics-reports-create")
+app = make_resolver()
+
+
+@route(app, FUNCTION, status_code=HTTPStatus.ACCEPTED, response_model=ReportAccepted, errors=(403, 404, 503))
+def request_report(body: Annotated[ReportRequest, Body()]) -> ReportAccepted:
+    return get_reports().request(principal(app), body)
+
+
+@observed
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

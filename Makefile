@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/core/python:$(CURDIR)/layers/lms/python:$(CURDIR)/layers/notification/python:$(CURDIR)/layers/ai/python:$(CURDIR)/layers/analytics/python:$(CURDIR)/events:$(CURDIR)/localstack:$(CURDIR)/functions
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install run test test-unit lint lock synth bench bench-events bench-ai clean openapi mail browser report
+.PHONY: help install run test test-unit lint lock synth bench bench-events bench-ai clean openapi mail browser report replay
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ report: $(VENV)/.installed  ## build the scheduled reports now in the running lo
 	  daily) fn=analytics-daily-platform-report ;; \
 	  *) echo "usage: make report KIND=weekly|daily" >&2; exit 2 ;; \
 	esac; $(PY) -m localcloud invoke $$fn
+
+replay: $(VENV)/.installed  ## rebuild the analytics read models from the event archive in the running local cloud (FORCE=1: even an empty one)
+	@$(PY) -m smartcourse_analytics.replay $(if $(FORCE),--force)
 
 mail:  ## the latest emails and SMS sent by the local cloud (LIMIT=n, JSON=1)
 	@$(PY) -m localcloud mail --limit $${LIMIT:-10} $(if $(JSON),--json)

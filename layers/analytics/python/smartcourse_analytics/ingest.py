@@ -34,6 +34,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
@@ -83,10 +84,11 @@ def _progress_event(envelope: EventEnvelope) -> ProgressEvent:
     )
 
 
-def _latest(column: str, at: str, table: Any, excluded: Any) -> Any:
-    """The incoming value of ``column`` when its reading (``at``) is not older than the stored one."""
-    return case((excluded[at] >= func.coalesce(table.c[at], excluded[at]), excluded[column]),
-                else_=table.c[column])
+def _incoming_is_later(table: Table, excluded: Any, at: str, percent: str, module: str) -> Any:
+    """SQL of ``rollups.reading_order``: the incoming reading is the latest one (or the row has none yet)."""
+    stored = table.c
+    return or_(stored[at].is_(None), tuple_(excluded[at], excluded[percent], cast(excluded[module], Text))
+               >= tuple_(stored[at], stored[percent], cast(stored[module], Text)))
 
 
 def _bulk(table: Table, rows: Sequence[dict[str, Any]]) -> Insert:
@@ -115,8 +117,9 @@ def _apply_progress(conn: Connection, events: list[ProgressEvent]) -> None:
         index_elements=[t.asset_progress.c.enrollment_id, t.asset_progress.c.asset_id],
         set_={
             "time_spent_seconds": t.asset_progress.c.time_spent_seconds + x.time_spent_seconds,
-            "progress_percent": case((x.last_progress_at >= t.asset_progress.c.last_progress_at, x.progress_percent),
-                                     else_=t.asset_progress.c.progress_percent),
+            "progress_percent": case(
+                (_incoming_is_later(t.asset_progress, x, "last_progress_at", "progress_percent", "module_id"),
+                 x.progress_percent), else_=t.asset_progress.c.progress_percent),
             "first_progress_at": func.least(t.asset_progress.c.first_progress_at, x.first_progress_at),
             "last_progress_at": func.greatest(t.asset_progress.c.last_progress_at, x.last_progress_at),
         }))
@@ -127,6 +130,7 @@ def _apply_progress(conn: Connection, events: list[ProgressEvent]) -> None:
         for d in sorted(folded.enrollments, key=lambda d: str(d.enrollment_id))])
     ex = en.excluded
     e_ = t.enrollments.c
+    later = _incoming_is_later(t.enrollments, ex, "percent_at", "percent_complete", "current_module_id")
     conn.execute(en.on_conflict_do_update(
         index_elements=[e_.enrollment_id],
         set_={
@@ -134,8 +138,8 @@ def _apply_progress(conn: Connection, events: list[ProgressEvent]) -> None:
             "progress_events": e_.progress_events + ex.progress_events,
             "first_activity_at": func.least(e_.first_activity_at, ex.first_activity_at),
             "last_activity_at": func.greatest(e_.last_activity_at, ex.last_activity_at),
-            "percent_complete": _latest("percent_complete", "percent_at", t.enrollments, ex),
-            "current_module_id": _latest("current_module_id", "percent_at", t.enrollments, ex),
+            "percent_complete": case((later, ex.percent_complete), else_=e_.percent_complete),
+            "current_module_id": case((later, ex.current_module_id), else_=e_.current_module_id),
             "percent_at": func.greatest(e_.percent_at, ex.percent_at),
             # Until its enrollment.created arrives, a row made by progress dates from its first activity.
             "enrolled_at": case((e_.enrollment_seen, e_.enrolled_at),

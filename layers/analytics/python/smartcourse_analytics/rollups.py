@@ -79,46 +79,46 @@ class Folded:
     user_activity_days: list[tuple[uuid.UUID, date]]  # (user_id, day)
 
 
-def _later(at: datetime, event_id: uuid.UUID, than_at: datetime, than_id: uuid.UUID) -> bool:
-    # Ties broken by event id: the same events give the same winner whatever order they came in.
-    return (at, str(event_id)) > (than_at, str(than_id))
+def reading_order(at: datetime, percent: Decimal, module_id: uuid.UUID) -> tuple[datetime, Decimal, str]:
+    """Which of two readings is the latest: by time, then (same instant) the higher percent (the LMS never lowers
+    progress), then the module id — the same winner whatever order the readings arrive in. The merge statements
+    compare the stored row the same way."""
+    return at, percent, str(module_id)
 
 
 def fold_progress(events: Iterable[ProgressEvent]) -> Folded:
-    assets: dict[tuple[uuid.UUID, uuid.UUID], tuple[AssetDelta, uuid.UUID]] = {}
-    enrollments: dict[uuid.UUID, tuple[EnrollmentDelta, uuid.UUID]] = {}
+    assets: dict[tuple[uuid.UUID, uuid.UUID], AssetDelta] = {}
+    enrollments: dict[uuid.UUID, EnrollmentDelta] = {}
     course_days: dict[tuple[uuid.UUID, date], CourseDayDelta] = {}
     activity: set[tuple[uuid.UUID, uuid.UUID, date]] = set()
     user_activity: set[tuple[uuid.UUID, date]] = set()
     for e in events:
         key = (e.enrollment_id, e.asset_id)
-        found = assets.get(key)
-        if found is None:
-            assets[key] = (AssetDelta(e.enrollment_id, e.asset_id, e.user_id, e.course_id, e.module_id,
-                                      e.progress_percent, e.time_spent_delta, e.occurred_at, e.occurred_at), e.event_id)
+        row = assets.get(key)
+        if row is None:
+            assets[key] = AssetDelta(e.enrollment_id, e.asset_id, e.user_id, e.course_id, e.module_id,
+                                     e.progress_percent, e.time_spent_delta, e.occurred_at, e.occurred_at)
         else:
-            row, winner = found
             row.time_spent_seconds += e.time_spent_delta
             row.first_progress_at = min(row.first_progress_at, e.occurred_at)
-            if _later(e.occurred_at, e.event_id, row.last_progress_at, winner):
+            if (reading_order(e.occurred_at, e.progress_percent, e.module_id)
+                    > reading_order(row.last_progress_at, row.progress_percent, row.module_id)):
                 row.progress_percent, row.last_progress_at = e.progress_percent, e.occurred_at
-                assets[key] = (row, e.event_id)
 
-        found_enrollment = enrollments.get(e.enrollment_id)
-        if found_enrollment is None:
-            enrollments[e.enrollment_id] = (EnrollmentDelta(
+        enrollment = enrollments.get(e.enrollment_id)
+        if enrollment is None:
+            enrollments[e.enrollment_id] = EnrollmentDelta(
                 e.enrollment_id, e.user_id, e.course_id, e.course_percent, e.occurred_at, e.module_id,
-                e.time_spent_delta, 1, e.occurred_at, e.occurred_at), e.event_id)
+                e.time_spent_delta, 1, e.occurred_at, e.occurred_at)
         else:
-            enrollment, winner = found_enrollment
             enrollment.time_spent_seconds += e.time_spent_delta
             enrollment.progress_events += 1
             enrollment.first_activity_at = min(enrollment.first_activity_at, e.occurred_at)
             enrollment.last_activity_at = max(enrollment.last_activity_at, e.occurred_at)
-            if _later(e.occurred_at, e.event_id, enrollment.percent_at, winner):
+            if (reading_order(e.occurred_at, e.course_percent, e.module_id)
+                    > reading_order(enrollment.percent_at, enrollment.percent_complete, enrollment.current_module_id)):
                 enrollment.percent_complete, enrollment.percent_at = e.course_percent, e.occurred_at
                 enrollment.current_module_id = e.module_id
-                enrollments[e.enrollment_id] = (enrollment, e.event_id)
 
         day_key = (e.course_id, e.day)
         course_day = course_days.get(day_key)
@@ -130,8 +130,8 @@ def fold_progress(events: Iterable[ProgressEvent]) -> Folded:
         activity.add((e.course_id, e.user_id, e.day))
         user_activity.add((e.user_id, e.day))
     return Folded(
-        assets=[row for row, _ in assets.values()],
-        enrollments=[row for row, _ in enrollments.values()],
+        assets=list(assets.values()),
+        enrollments=list(enrollments.values()),
         course_days=list(course_days.values()),
         activity_days=sorted(activity, key=str),
         user_activity_days=sorted(user_activity, key=str),

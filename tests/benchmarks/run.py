@@ -1,5 +1,6 @@
 """``make bench``: cold start per function, warm latency through the gateway and of handlers alone, the event
-path, and the AI service (retrieval evaluation: tests/benchmarks/ai_eval.py; performance: ai_perf.py).
+path, the AI service (retrieval evaluation: tests/benchmarks/ai_eval.py; performance: ai_perf.py) and the
+Analytics service (tests/benchmarks/analytics_perf.py: ingest, reads, a report, a replay of the archive).
 
 Starts its own local cloud on free ports (nothing shared with ``make run``),
 measures, and rewrites docs/benchmarks.md. Medians and ratios: the machine is
@@ -24,7 +25,7 @@ import httpx
 from localcloud.cloud import LocalCloud, LocalCloudConfig
 from localcloud.services import free_port
 
-from tests.benchmarks import ai_eval, ai_perf, event_latency, lms_workload, outbox
+from tests.benchmarks import ai_eval, ai_perf, analytics_perf, event_latency, lms_workload, outbox
 from tests.benchmarks.cold_start import ColdStart, LmsTargets, measure
 from tests.benchmarks.latency import Latency, time_calls
 from tests.benchmarks.lms_data import COURSES, BenchCourse, insert_courses
@@ -274,8 +275,8 @@ AI_ONLY = {"ai": ("eval", "perf"), "ai-eval": ("eval",), "ai-perf": ("perf",)}
 
 
 def _progress(line: str) -> None:
-    """The AI benchmarks' progress lines (their sections are printed with the whole report)."""
-    if line.startswith("ai-"):
+    """The AI and Analytics benchmarks' progress lines (their sections are printed with the whole report)."""
+    if line.startswith(("ai-", "analytics-")):
         print(line, flush=True)
 
 
@@ -297,6 +298,12 @@ def _splice_ai(document: str, sections: list[tuple[str, str]]) -> str:
     return document
 
 
+def _analytics_section() -> tuple[str, str]:
+    """(heading, markdown) of the Analytics service's performance (its own database and AWS emulator)."""
+    print("Analytics service performance…", flush=True)
+    return analytics_perf.SECTION_HEADING, analytics_perf.run(log=_progress)
+
+
 def _events(cloud: LocalCloud) -> tuple[outbox.DrainResult, event_latency.LatencyResult]:
     print("outbox drain…", flush=True)
     drain = _outbox_drain(cloud)
@@ -310,11 +317,12 @@ def main() -> int:
     runs = int(os.environ.get("BENCH_COLD_RUNS", "5"))
     n = int(os.environ.get("BENCH_N", "200"))
     # BENCH_ONLY=events measures the event path only and rewrites just its section of the report; BENCH_ONLY=ai
-    # (ai-eval, ai-perf) likewise for the AI sections.
+    # (ai-eval, ai-perf) likewise for the AI sections, BENCH_ONLY=analytics for the Analytics section.
     only = os.environ.get("BENCH_ONLY", "")
-    if only in AI_ONLY:
+    if only in AI_ONLY or only == "analytics":
         document = OUT.read_text() if OUT.exists() else "# Benchmarks\n"
-        OUT.write_text(_splice_ai(document, _ai_sections(AI_ONLY[only])))
+        sections = [_analytics_section()] if only == "analytics" else _ai_sections(AI_ONLY[only])
+        OUT.write_text(_splice_ai(document, sections))
         print(OUT.read_text())
         return 0
     events_only = only == "events"
@@ -351,8 +359,9 @@ def main() -> int:
     if events_only:
         OUT.write_text(_splice_events(OUT.read_text() if OUT.exists() else "", section))
     else:
-        # After the local cloud is stopped: the AI benchmarks start their own database and need the CPU.
-        ai_sections = _ai_sections(AI_ONLY["ai"])
+        # After the local cloud is stopped: the AI and Analytics benchmarks start their own database and need
+        # the CPU.
+        ai_sections = [*_ai_sections(AI_ONLY["ai"]), _analytics_section()]
         OUT.write_text(_splice_ai(_splice_events(_render(cold, gateway, handler_only, overhead, runs, lms_gateway,
                                                          lms_handler), section), ai_sections))
     print(OUT.read_text())

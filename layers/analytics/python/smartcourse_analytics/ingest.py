@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -40,13 +39,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
 
 from smartcourse_analytics import tables as t
+from smartcourse_analytics.at_risk import NUDGE_RETURN_WINDOW
 from smartcourse_analytics.catalogue import CONSUMED_EVENT_TYPES
 from smartcourse_analytics.domain import CourseStatus, EnrollmentStatus
 from smartcourse_analytics.rollups import ProgressEvent, fold_progress
 
 CONSUMER_NAME = "analytics-events"
-# A nudge counts as answered by the learner's first progress within this time.
-NUDGE_RETURN_WINDOW = timedelta(days=7)
 
 _CONSUMED = frozenset(CONSUMED_EVENT_TYPES)
 

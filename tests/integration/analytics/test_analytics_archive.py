@@ -17,13 +17,12 @@ from typing import Any
 import pytest
 from smartcourse.consumers import dlq as dlq_module
 from smartcourse.consumers.dlq import DeadLetterError
-from smartcourse.db.engine import normalise_url
 from smartcourse_analytics.archive import archived_event, decode_lines, parse_key, plan_objects
 from smartcourse_analytics.archive_store import S3Archive, archive_batch
 from smartcourse_events.envelope import EventEnvelope
 from smartcourse_events.registry import build_event, topic_for
 from smartcourse_events.topics import ALL_TOPICS, USER_EVENTS
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from stacks.services import function
 from tests.support.analytics import T0, World, days
@@ -33,19 +32,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def analytics_url(postgres: Any) -> str:
-    from smartcourse.db.migrate import upgrade
-
-    url = postgres.database_url(f"anarch_{uuid.uuid4().hex[:10]}")
-    upgrade(url, service="analytics")
-    return url
-
-
-@pytest.fixture(scope="module")
-def db(analytics_url: str) -> Iterator[Engine]:
-    eng = create_engine(normalise_url(analytics_url))
-    yield eng
-    eng.dispose()
+def db(analytics_db: Engine) -> Engine:
+    return analytics_db
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 from smartcourse.consumers import dlq as dlq_module
-from smartcourse.db.engine import normalise_url
 from smartcourse_analytics.tables import metadata
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from stacks.services import function
 from tests.support.analytics import T0, World, days
@@ -29,19 +28,8 @@ ROLLUPS = ("users", "courses", "modules", "assets", "progress_facts", "enrollmen
 
 
 @pytest.fixture(scope="module")
-def analytics_url(postgres: Any) -> str:
-    from smartcourse.db.migrate import upgrade
-
-    url = postgres.database_url(f"ancons_{uuid.uuid4().hex[:10]}")
-    upgrade(url, service="analytics")
-    return url
-
-
-@pytest.fixture(scope="module")
-def db(analytics_url: str) -> Iterator[Engine]:
-    eng = create_engine(normalise_url(analytics_url))
-    yield eng
-    eng.dispose()
+def db(analytics_db: Engine) -> Engine:
+    return analytics_db
 
 
 @pytest.fixture

@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks import nag
+from stacks.constructs.storage_buckets import private_bucket_settings
 from stacks.stage_config import StageConfig
 
 # Key layout (the functions' code writes the same): reports/<report_id>.<html|csv>;
@@ -43,16 +44,7 @@ class AnalyticsStorage:
 class AnalyticsBuckets(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
         super().__init__(scope, construct_id)
-        auto_delete = config.name == "dev"
-        removal = config.removal_policy if auto_delete else RemovalPolicy.RETAIN
-        common: dict[str, Any] = {
-            "encryption": s3.BucketEncryption.S3_MANAGED,
-            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
-            "enforce_ssl": True,
-            "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            "removal_policy": removal,
-            "auto_delete_objects": auto_delete,
-        }
+        common = private_bucket_settings(config)
 
         self.access_logs = s3.Bucket(
             self, "AccessLogs", **common,

@@ -15,6 +15,7 @@ not emptied by CDK is retained (CloudFormation cannot delete a non-empty one).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
@@ -30,6 +31,20 @@ ACCESS_LOG_DAYS = 90
 CORS_MAX_AGE_SECONDS = 3000
 
 
+def private_bucket_settings(config: StageConfig) -> dict[str, Any]:
+    """Every bucket of the app: S3-managed encryption, no public access, TLS only, no ACLs; objects deleted
+    with the stack in dev only (elsewhere the bucket is retained: CloudFormation cannot delete a non-empty one)."""
+    auto_delete = config.name == "dev"
+    return {
+        "encryption": s3.BucketEncryption.S3_MANAGED,
+        "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+        "enforce_ssl": True,
+        "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        "removal_policy": config.removal_policy if auto_delete else RemovalPolicy.RETAIN,
+        "auto_delete_objects": auto_delete,
+    }
+
+
 @dataclass(frozen=True)
 class Buckets:
     """What a function construct needs to grant access to the buckets."""
@@ -41,19 +56,10 @@ class Buckets:
 class StorageBuckets(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
         super().__init__(scope, construct_id)
-        auto_delete = config.name == "dev"
-        removal = config.removal_policy if auto_delete else RemovalPolicy.RETAIN
-        common = {
-            "encryption": s3.BucketEncryption.S3_MANAGED,
-            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
-            "enforce_ssl": True,
-            "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            "removal_policy": removal,
-            "auto_delete_objects": auto_delete,
-        }
+        common = private_bucket_settings(config)
 
         self.access_logs = s3.Bucket(
-            self, "AccessLogs", **common,  # type: ignore[arg-type]
+            self, "AccessLogs", **common,
             lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(ACCESS_LOG_DAYS))],
         )
         nag.suppress(self.access_logs, "AwsSolutions-S1",
@@ -61,7 +67,7 @@ class StorageBuckets(Construct):
                      "into itself would loop and another log bucket would only move the finding.")
 
         self.content = s3.Bucket(
-            self, "Content", **common,  # type: ignore[arg-type]
+            self, "Content", **common,
             versioned=True,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="content/",
@@ -81,7 +87,7 @@ class StorageBuckets(Construct):
         )
 
         self.certificates = s3.Bucket(
-            self, "Certificates", **common,  # type: ignore[arg-type]
+            self, "Certificates", **common,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="certificates/",
             lifecycle_rules=[s3.LifecycleRule(id="abort-incomplete-uploads",

@@ -582,6 +582,7 @@ def test_nudge_once_per_day_with_an_outbox_event(world: World, analytics_db: Eng
     {"user_ids": [str(uuid.uuid4())], "message": "x" * (NUDGE_MESSAGE_MAX_LENGTH + 1)},
     {"user_ids": [str(uuid.uuid4())]},
     {"message": "Hi"},
+    {"user_ids": [str(uuid.uuid4())], "message": "Hi", "cc": "everyone"},
 ])
 def test_nudge_refuses_bad_bodies(world: World, body: dict[str, Any]) -> None:
     assert_422(call("nudge", owner(world.c4), path_params=path(world.c4), body=body))

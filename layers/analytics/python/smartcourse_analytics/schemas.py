@@ -129,6 +129,9 @@ def _unique(values: list[uuid.UUID]) -> list[uuid.UUID]:
 
 
 class NudgeRequest(BaseModel):
+    # A misspelt field is an error, not a silently different nudge (the same for report requests).
+    model_config = ConfigDict(extra="forbid")
+
     user_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=MAX_NUDGE_RECIPIENTS),
                         AfterValidator(_unique)]
     message: Annotated[NonBlankText, Field(min_length=1, max_length=NUDGE_MESSAGE_MAX_LENGTH)]

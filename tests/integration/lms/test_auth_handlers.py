@@ -274,7 +274,7 @@ def test_authorizer(handler_env: str) -> None:
 
 def test_migrate_function_is_idempotent(handler_env: str, engine: Engine) -> None:
     result = _platform_module("migrate").handler({}, None)
-    assert result["Data"]["migrated"] == "lms,ai,notification"
+    assert result["Data"]["migrated"] == "lms,ai,analytics,notification"
     assert count(engine, "SELECT count(*) FROM alembic_version") == 1
 
 

@@ -71,7 +71,7 @@ def test_every_service_gets_its_database_and_role(provisioned: dict[str, list[st
     assert provisioned == {
         "databases": [database_name(s) for s in ("lms", "ai", "analytics", "notification")],
         "roles": [role_name(s) for s in ("lms", "ai", "analytics", "notification")],
-        "migrated": ["lms", "ai", "notification"],
+        "migrated": ["lms", "ai", "analytics", "notification"],
     }
     with admin(server) as conn:
         rows = conn.execute(
@@ -230,7 +230,7 @@ def test_the_migrate_function_provisions_every_service_from_its_secret(
     assert result == {"PhysicalResourceId": "smartcourse-migrations", "Data": {
         "databases": "smartcourse_lms,smartcourse_ai,smartcourse_analytics,smartcourse_notification",
         "roles": "smartcourse_lms,smartcourse_ai,smartcourse_analytics,smartcourse_notification",
-        "migrated": "lms,ai,notification"}}
+        "migrated": "lms,ai,analytics,notification"}}
     old = dict(passwords)
     passwords.update(new)
     for service in DATABASE_SERVICES:

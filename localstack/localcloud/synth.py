@@ -14,7 +14,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("app.py", "cdk.json", "stacks", "functions", "layers", "events", "migrations")
+# Everything the synthesized template and its assets are made from (the code assets carry the exported OpenAPI
+# documents; the dependency layers' hashes come from the locks).
+SOURCES = ("app.py", "cdk.json", "stacks", "functions", "layers", "events", "migrations", "docs/openapi",
+           "requirements")
 STAMP = ".source-hash"
 
 

@@ -24,7 +24,7 @@ from tests.support.events import msk_event
 pytestmark = pytest.mark.integration
 
 ROLLUPS = ("users", "courses", "modules", "assets", "progress_facts", "enrollment_facts", "enrollments",
-           "asset_progress", "course_daily", "activity_days", "user_activity_days", "nudges")
+           "asset_progress", "module_progress", "course_daily", "activity_days", "user_activity_days", "nudges")
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +104,10 @@ def test_every_event_kind_lands_in_its_facts_and_rollups(handler: Any, db: Engin
                                    "(WHERE ap.progress_percent = 100) FROM modules m LEFT JOIN asset_progress ap "
                                    "ON ap.module_id = m.module_id GROUP BY m.order_index, m.asset_count "
                                    "ORDER BY m.order_index")).all()
+        modules = conn.execute(text("SELECT m.order_index, mp.assets_started, mp.assets_completed FROM "
+                                    "module_progress mp JOIN modules m USING (module_id) WHERE mp.enrollment_id "
+                                    "IN (:a, :b) ORDER BY mp.enrollment_id = :a DESC, m.order_index"),
+                               {"a": ids["ea"], "b": ids["eb"]}).all()
         facts = conn.execute(text("SELECT (SELECT count(*) FROM progress_facts), "
                                   "(SELECT count(*) FROM enrollment_facts)")).one()
         active_days = conn.execute(text("SELECT count(*) FROM user_activity_days WHERE user_id = :u"),
@@ -114,6 +118,7 @@ def test_every_event_kind_lands_in_its_facts_and_rollups(handler: Any, db: Engin
     assert bob.current_module_id == ids["course"].modules[0][0]
     assert [tuple(r)[1:] for r in daily] == [(2, 0, 0, 0, 0), (0, 0, 0, 0, 2), (0, 1, 0, 1, 2), (0, 0, 1, 0, 0)]
     assert [tuple(r) for r in funnel] == [(0, 2, 2), (1, 1, 1)]
+    assert [tuple(r) for r in modules] == [(0, 2, 2), (1, 1, 1), (0, 1, 0)]  # Ann both modules done; Bob started
     assert tuple(facts) == (4, 5)
     assert active_days == 2 and roles == ["instructor"]
 

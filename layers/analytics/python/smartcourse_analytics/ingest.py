@@ -1,8 +1,8 @@
 """Events → facts and roll-ups, in the transaction that claims them (the consumer's, or the replay's).
 
 ``apply_events`` writes a batch of claimed events: every progress event in a handful of bulk statements (its
-fact, then the folded roll-ups: per learner per asset, per learner per course, per course per day, activity
-days, nudge outcomes), the rarer user, course, enrollment and nudge events one by one, in delivery order.
+fact, then the folded roll-ups: per learner per asset and per module, per learner per course, per course per
+day, activity days, nudge outcomes), the rarer user, course, enrollment and nudge events one by one, in delivery order.
 
 Events of different topics may come in any order (events.md): a progress event before its
 ``enrollment.created`` makes the enrollment row, which the enrollment event completes; sums add and the
@@ -42,7 +42,7 @@ from smartcourse_analytics import tables as t
 from smartcourse_analytics.at_risk import NUDGE_RETURN_WINDOW
 from smartcourse_analytics.catalogue import CONSUMED_EVENT_TYPES
 from smartcourse_analytics.domain import CourseStatus, EnrollmentStatus
-from smartcourse_analytics.rollups import ProgressEvent, fold_progress
+from smartcourse_analytics.rollups import AssetDelta, ProgressEvent, fold_progress
 
 CONSUMER_NAME = "analytics-events"
 
@@ -89,15 +89,46 @@ def _incoming_is_later(table: Table, excluded: Any, at: str, percent: str, modul
                >= tuple_(stored[at], stored[percent], cast(stored[module], Text)))
 
 
-def _bulk(table: Table, rows: Sequence[dict[str, Any]]) -> Insert:
-    """INSERT … SELECT FROM jsonb_to_recordset(the batch as one JSON parameter): one statement and one
-    parameter per batch (executemany sends a statement per row; array parameters cost a parse per element
-    on the client), whose SQL is the same for every batch size (compiled once)."""
+def _recordset(table: Table, rows: Sequence[dict[str, Any]]) -> Any:
+    """The batch as rows shaped like ``table``'s columns: ``jsonb_to_recordset`` of one JSON parameter (one
+    parameter per batch, where executemany sends a statement per row and array parameters cost a parse per
+    element on the client), whose SQL is the same for every batch size (compiled once)."""
     names = list(rows[0])
-    source = func.jsonb_to_recordset(cast(bindparam("batch", json.dumps(rows, default=str), type_=Text), JSONB)) \
+    return func.jsonb_to_recordset(cast(bindparam("batch", json.dumps(rows, default=str), type_=Text), JSONB)) \
         .table_valued(*(column(name, table.c[name].type) for name in names)) \
         .render_derived(name="batch", with_types=True)
+
+
+def _bulk(table: Table, rows: Sequence[dict[str, Any]]) -> Insert:
+    """INSERT … SELECT FROM the batch's recordset."""
+    source = _recordset(table, rows)
+    names = list(rows[0])
     return insert(table).from_select(names, select(*(source.c[name] for name in names)))
+
+
+def _roll_up_modules(conn: Connection, assets: Sequence[AssetDelta]) -> None:
+    """Recompute the module rows of the (enrollment, module) pairs the batch touched from their asset rows."""
+    touched = sorted({(str(a.enrollment_id), str(a.module_id)): {
+        "enrollment_id": a.enrollment_id, "module_id": a.module_id, "user_id": a.user_id, "course_id": a.course_id,
+    } for a in assets}.items())
+    pairs = _recordset(t.module_progress, [row for _, row in touched])
+    ap = t.asset_progress.c
+    totals = (
+        select(pairs.c.enrollment_id, pairs.c.module_id, pairs.c.user_id, pairs.c.course_id,
+               func.count().label("assets_started"),
+               func.count().filter(ap.progress_percent >= 100).label("assets_completed"),
+               func.min(ap.first_progress_at).label("first_progress_at"),
+               func.max(ap.last_progress_at).label("last_progress_at"))
+        .select_from(pairs.join(t.asset_progress, and_(ap.enrollment_id == pairs.c.enrollment_id,
+                                                       ap.module_id == pairs.c.module_id)))
+        .group_by(pairs.c.enrollment_id, pairs.c.module_id, pairs.c.user_id, pairs.c.course_id)
+    )
+    columns = ["enrollment_id", "module_id", "user_id", "course_id", "assets_started", "assets_completed",
+               "first_progress_at", "last_progress_at"]
+    stmt = insert(t.module_progress).from_select(columns, totals)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=[t.module_progress.c.enrollment_id, t.module_progress.c.module_id],
+        set_={name: stmt.excluded[name] for name in columns[4:]}))
 
 
 def _apply_progress(conn: Connection, events: list[ProgressEvent]) -> None:
@@ -121,6 +152,7 @@ def _apply_progress(conn: Connection, events: list[ProgressEvent]) -> None:
             "first_progress_at": func.least(t.asset_progress.c.first_progress_at, x.first_progress_at),
             "last_progress_at": func.greatest(t.asset_progress.c.last_progress_at, x.last_progress_at),
         }))
+    _roll_up_modules(conn, folded.assets)
 
     en = _bulk(t.enrollments, [
         {**vars(d), "status": EnrollmentStatus.ACTIVE.value, "enrollment_seen": False,

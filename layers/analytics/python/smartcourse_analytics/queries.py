@@ -143,14 +143,12 @@ def course_days(conn: Connection, course_id: uuid.UUID, period: Period) -> dict[
 def funnel_inputs(conn: Connection, course_id: uuid.UUID) -> tuple[list[ModuleInfo], dict[Any, dict[int, int]]]:
     """The course's modules and, per module, how many learners (with any progress in it) have n assets at 100 %.
 
-    One statement: asset_progress by (course_id, module_id) (its index), grouped per learner then per count.
+    One statement: the module roll-up by (course_id, module_id) (its index), grouped per count.
     """
-    ap = t.asset_progress.c
-    per_learner = (select(ap.module_id, ap.enrollment_id,
-                          func.count().filter(ap.progress_percent >= 100).label("done"))
-                   .where(ap.course_id == course_id).group_by(ap.module_id, ap.enrollment_id).subquery())
-    histogram = (select(per_learner.c.module_id, per_learner.c.done, func.count().label("learners"))
-                 .group_by(per_learner.c.module_id, per_learner.c.done).subquery())
+    mp = t.module_progress.c
+    histogram = (select(mp.module_id, mp.assets_completed.label("done"), func.count().label("learners"))
+                 .where(mp.course_id == course_id)
+                 .group_by(mp.module_id, mp.assets_completed).subquery())
     m = t.modules.c
     rows = conn.execute(
         select(m.module_id, m.title, m.order_index, m.asset_count, histogram.c.done, histogram.c.learners)
@@ -239,17 +237,16 @@ def cohort_percents(conn: Connection, course_ids: Sequence[uuid.UUID]) -> dict[u
 
 def at_risk_candidates(conn: Connection, course_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
     """Every started active enrollment of the courses, with what the rules need: the current module (title,
-    asset count, first progress on it, assets done: asset_progress by its primary key) and the last nudge
+    asset count, first progress on it, assets done: module_progress by its primary key) and the last nudge
     (ix nudges (user_id, course_id))."""
     if not course_ids:
         return []
     e = t.enrollments.c
-    ap = t.asset_progress.c
+    mp = t.module_progress.c
     m = t.modules.c
     n = t.nudges.c
-    module_work = (select(func.min(ap.first_progress_at).label("module_started_at"),
-                          func.count().filter(ap.progress_percent >= 100).label("module_done"))
-                   .where(ap.enrollment_id == e.enrollment_id, ap.module_id == e.current_module_id)
+    module_work = (select(mp.first_progress_at.label("module_started_at"), mp.assets_completed.label("module_done"))
+                   .where(mp.enrollment_id == e.enrollment_id, mp.module_id == e.current_module_id)
                    .lateral("module_work"))
     last_nudge = (select(n.sent_at.label("nudge_sent_at"), n.returned_at.label("nudge_returned_at"))
                   .where(n.user_id == e.user_id, n.course_id == e.course_id)

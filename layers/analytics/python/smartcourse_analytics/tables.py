@@ -5,7 +5,8 @@ Three kinds of tables, all written by the consumer from events (never from the L
 * dimensions: ``users``, ``courses``, ``modules``, ``assets`` (names, owners, module order and size);
 * facts, one row per event: ``progress_facts``, ``enrollment_facts`` (the enrollment topic's kinds);
 * roll-ups, kept in the same transaction as the facts so that reads never scan facts: per learner per course
-  (``enrollments``), per learner per asset (``asset_progress``, the module funnel's input), per course per day
+  (``enrollments``), per learner per asset (``asset_progress``) and per module (``module_progress``, the module
+  funnel), per course per day
   (``course_daily``), and the days each learner was active (``activity_days`` per course,
   ``user_activity_days`` platform-wide).
 
@@ -161,6 +162,24 @@ asset_progress = Table(
     Index(None, "course_id", "module_id"),
 )
 
+# Per learner per module, recomputed from the learner's asset rows of the module in the same transaction: the
+# module funnel (started = a row, completed = assets_completed >= the module's asset count) and how long the
+# learner has been on a module (at risk: stuck on it).
+module_progress = Table(
+    "module_progress",
+    metadata,
+    Column("enrollment_id", Uuid, nullable=False),
+    Column("module_id", Uuid, nullable=False),
+    Column("user_id", Uuid, nullable=False),
+    Column("course_id", Uuid, nullable=False),
+    Column("assets_started", Integer, nullable=False),
+    Column("assets_completed", Integer, nullable=False),
+    timestamp("first_progress_at", nullable=False),
+    timestamp("last_progress_at", nullable=False),
+    PrimaryKeyConstraint("enrollment_id", "module_id"),
+    Index(None, "course_id", "module_id"),
+)
+
 course_daily = Table(
     "course_daily",
     metadata,
@@ -253,5 +272,5 @@ processed_events = processed_events_table(metadata)
 # ledger stay; nudges come back from their learner.nudge_requested events).
 READ_MODELS: tuple[Table, ...] = (
     users, courses, modules, assets, progress_facts, enrollment_facts, enrollments, asset_progress,
-    course_daily, activity_days, user_activity_days, nudges,
+    module_progress, course_daily, activity_days, user_activity_days, nudges,
 )

@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from smartcourse_analytics.rollups import Folded, ProgressEvent, fold_progress
+from smartcourse_analytics.rollups import EnrollmentEvent, Folded, ProgressEvent, fold_enrollment_events, fold_progress
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ENROLLMENTS = [uuid.UUID(int=i) for i in (1, 2)]
@@ -67,3 +67,27 @@ def test_any_order_of_the_same_events_folds_to_the_same_rows(raw: list[tuple[int
     shuffled = events[:]
     rng.shuffle(shuffled)
     assert canonical(fold_progress(shuffled)) == canonical(fold_progress(events))
+
+
+def enrollment_event(kind: str, minutes: int, enrollment: int = 0) -> EnrollmentEvent:
+    return EnrollmentEvent(kind, ENROLLMENTS[enrollment], uuid.UUID(int=300 + enrollment), uuid.UUID(int=400),
+                           T0 + timedelta(minutes=minutes))
+
+
+def test_an_enrollments_events_apply_in_delivery_order() -> None:
+    changes, days = fold_enrollment_events([
+        enrollment_event("enrollment.created", 0), enrollment_event("enrollment.dropped", 10),
+        enrollment_event("enrollment.created", 20),  # a re-enrollment
+        enrollment_event("enrollment.created", 0, enrollment=1), enrollment_event("enrollment.completed", 30, 1),
+        enrollment_event("certificate.issued", 31, 1),
+    ])
+    again, completed = changes
+    assert again.changes == {"status": "active", "enrollment_seen": True, "enrolled_at": T0 + timedelta(minutes=20),
+                             "dropped_at": None}
+    assert completed.changes["status"] == "completed" and completed.first_at == T0
+    assert days == {(uuid.UUID(int=400), T0.date()): {"enrolled": 3, "dropped": 1, "completed": 1, "certificates": 1}}
+
+
+def test_a_certificate_alone_changes_no_enrollment_row() -> None:
+    [change], _ = fold_enrollment_events([enrollment_event("certificate.issued", 5)])
+    assert change.changes == {}

@@ -13,9 +13,9 @@ order, so two consumers (one per topic) writing the same rows cannot deadlock.
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Callable, Sequence
-from decimal import Decimal
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from smartcourse.consumers import claim_new, typed_payload
@@ -42,7 +42,7 @@ from smartcourse_analytics import tables as t
 from smartcourse_analytics.at_risk import NUDGE_RETURN_WINDOW
 from smartcourse_analytics.catalogue import CONSUMED_EVENT_TYPES
 from smartcourse_analytics.domain import CourseStatus, EnrollmentStatus
-from smartcourse_analytics.rollups import AssetDelta, ProgressEvent, fold_progress
+from smartcourse_analytics.rollups import EnrollmentEvent, ProgressEvent, fold_enrollment_events, fold_progress
 
 CONSUMER_NAME = "analytics-events"
 
@@ -57,10 +57,18 @@ def ingest(conn: Connection, envelopes: Sequence[EventEnvelope]) -> int:
 
 
 def apply_events(envelopes: Sequence[EventEnvelope], conn: Connection) -> None:
+    registrations = [e for e in envelopes if e.event_type == "user.registered"]
+    enrollment_topic = [e for e in envelopes if e.event_type in _ENROLLMENT_TOPIC]
     progress = [e for e in envelopes if e.event_type == "progress.updated"]
+    if registrations:
+        _apply_registrations(conn, registrations)
+    # Rare kinds, one by one in delivery order (a user's role change after their registration: same key).
     for envelope in envelopes:
-        if envelope.event_type != "progress.updated":
-            _APPLY[envelope.event_type](envelope, conn)
+        apply = _APPLY.get(envelope.event_type)
+        if apply is not None:
+            apply(envelope, conn)
+    if enrollment_topic:
+        _apply_enrollment_topic(conn, enrollment_topic)
     if progress:
         _apply_progress(conn, [_progress_event(e) for e in progress])
 
@@ -73,13 +81,19 @@ def apply_one(envelope: EventEnvelope, conn: Connection) -> None:
 # --- progress -----------------------------------------------------------------------------------------------
 
 def _progress_event(envelope: EventEnvelope) -> ProgressEvent:
-    p: Any = typed_payload(envelope)
+    # The payload was validated when the event was parsed (consumer and replay alike): read it as it is.
+    p = envelope.payload
     return ProgressEvent(
-        event_id=envelope.event_id, enrollment_id=p.enrollment_id, user_id=p.user_id, course_id=p.course_id,
-        module_id=p.module_id, asset_id=p.asset_id, progress_percent=Decimal(str(p.progress_percent)),
-        time_spent_delta=p.time_spent_delta, course_percent=Decimal(str(p.course_percent)),
-        occurred_at=envelope.occurred_at,
+        event_id=str(envelope.event_id), enrollment_id=p["enrollment_id"], user_id=p["user_id"],
+        course_id=p["course_id"], module_id=p["module_id"], asset_id=p["asset_id"],
+        progress_percent=p["progress_percent"], time_spent_delta=p["time_spent_delta"],
+        course_percent=p["course_percent"], occurred_at=envelope.occurred_at,
     )
+
+
+def _json_rows(rows: Iterable[dict[str, Any]]) -> str:
+    return json.dumps([{k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()} for row in rows],
+                      default=str)
 
 
 def _incoming_is_later(table: Table, excluded: Any, at: str, percent: str, module: str) -> Any:
@@ -89,103 +103,114 @@ def _incoming_is_later(table: Table, excluded: Any, at: str, percent: str, modul
                >= tuple_(stored[at], stored[percent], cast(stored[module], Text)))
 
 
-def _recordset(table: Table, rows: Sequence[dict[str, Any]]) -> Any:
-    """The batch as rows shaped like ``table``'s columns: ``jsonb_to_recordset`` of one JSON parameter (one
-    parameter per batch, where executemany sends a statement per row and array parameters cost a parse per
-    element on the client), whose SQL is the same for every batch size (compiled once)."""
-    names = list(rows[0])
-    return func.jsonb_to_recordset(cast(bindparam("batch", json.dumps(rows, default=str), type_=Text), JSONB)) \
+def _recordset(table: Table, names: Sequence[str]) -> Any:
+    """The batch as rows shaped like ``table``'s ``names`` columns: ``jsonb_to_recordset`` of one JSON
+    parameter, ``batch`` (one parameter per batch, where executemany sends a statement per row and array
+    parameters cost a parse per element on the client); the same SQL for every batch size."""
+    return func.jsonb_to_recordset(cast(bindparam("batch", type_=Text), JSONB)) \
         .table_valued(*(column(name, table.c[name].type) for name in names)) \
         .render_derived(name="batch", with_types=True)
 
 
-def _bulk(table: Table, rows: Sequence[dict[str, Any]]) -> Insert:
+def _bulk(table: Table, names: Sequence[str]) -> Insert:
     """INSERT … SELECT FROM the batch's recordset."""
-    source = _recordset(table, rows)
-    names = list(rows[0])
-    return insert(table).from_select(names, select(*(source.c[name] for name in names)))
+    source = _recordset(table, names)
+    return insert(table).from_select(list(names), select(*(source.c[name] for name in names)))
 
 
-def _roll_up_modules(conn: Connection, assets: Sequence[AssetDelta]) -> None:
-    """Recompute the module rows of the (enrollment, module) pairs the batch touched from their asset rows."""
-    touched = sorted({(str(a.enrollment_id), str(a.module_id)): {
-        "enrollment_id": a.enrollment_id, "module_id": a.module_id, "user_id": a.user_id, "course_id": a.course_id,
-    } for a in assets}.items())
-    pairs = _recordset(t.module_progress, [row for _, row in touched])
-    ap = t.asset_progress.c
+_FACT_COLUMNS = ("event_id", "enrollment_id", "user_id", "course_id", "module_id", "asset_id", "progress_percent",
+                 "time_spent_delta", "course_percent", "occurred_at")
+_ASSET_COLUMNS = ("enrollment_id", "asset_id", "user_id", "course_id", "module_id", "progress_percent",
+                  "time_spent_seconds", "first_progress_at", "last_progress_at")
+_ENROLLMENT_COLUMNS = ("enrollment_id", "user_id", "course_id", "percent_complete", "percent_at", "current_module_id",
+                       "time_spent_seconds", "progress_events", "first_activity_at", "last_activity_at", "status",
+                       "enrollment_seen", "enrolled_at")
+_MODULE_COLUMNS = ("enrollment_id", "module_id", "user_id", "course_id", "assets_started", "assets_completed",
+                   "first_progress_at", "last_progress_at")
+
+
+@cache
+def _progress_statements() -> dict[str, Any]:
+    """The progress path's statements, built once per process (each batch only binds its JSON)."""
+    facts = _bulk(t.progress_facts, _FACT_COLUMNS).on_conflict_do_nothing()
+
+    ap = _bulk(t.asset_progress, _ASSET_COLUMNS)
+    x, a = ap.excluded, t.asset_progress.c
+    assets = ap.on_conflict_do_update(index_elements=[a.enrollment_id, a.asset_id], set_={
+        "time_spent_seconds": a.time_spent_seconds + x.time_spent_seconds,
+        "progress_percent": case(
+            (_incoming_is_later(t.asset_progress, x, "last_progress_at", "progress_percent", "module_id"),
+             x.progress_percent), else_=a.progress_percent),
+        "first_progress_at": func.least(a.first_progress_at, x.first_progress_at),
+        "last_progress_at": func.greatest(a.last_progress_at, x.last_progress_at),
+    })
+
+    # The module rows of the (enrollment, module) pairs the batch touched, recomputed from their asset rows.
+    pairs = _recordset(t.module_progress, ("enrollment_id", "module_id", "user_id", "course_id"))
+    apc = t.asset_progress.c
     totals = (
         select(pairs.c.enrollment_id, pairs.c.module_id, pairs.c.user_id, pairs.c.course_id,
                func.count().label("assets_started"),
-               func.count().filter(ap.progress_percent >= 100).label("assets_completed"),
-               func.min(ap.first_progress_at).label("first_progress_at"),
-               func.max(ap.last_progress_at).label("last_progress_at"))
-        .select_from(pairs.join(t.asset_progress, and_(ap.enrollment_id == pairs.c.enrollment_id,
-                                                       ap.module_id == pairs.c.module_id)))
+               func.count().filter(apc.progress_percent >= 100).label("assets_completed"),
+               func.min(apc.first_progress_at).label("first_progress_at"),
+               func.max(apc.last_progress_at).label("last_progress_at"))
+        .select_from(pairs.join(t.asset_progress, and_(apc.enrollment_id == pairs.c.enrollment_id,
+                                                       apc.module_id == pairs.c.module_id)))
         .group_by(pairs.c.enrollment_id, pairs.c.module_id, pairs.c.user_id, pairs.c.course_id)
     )
-    columns = ["enrollment_id", "module_id", "user_id", "course_id", "assets_started", "assets_completed",
-               "first_progress_at", "last_progress_at"]
-    stmt = insert(t.module_progress).from_select(columns, totals)
-    conn.execute(stmt.on_conflict_do_update(
+    mp = insert(t.module_progress).from_select(list(_MODULE_COLUMNS), totals)
+    modules = mp.on_conflict_do_update(
         index_elements=[t.module_progress.c.enrollment_id, t.module_progress.c.module_id],
-        set_={name: stmt.excluded[name] for name in columns[4:]}))
+        set_={name: mp.excluded[name] for name in _MODULE_COLUMNS[4:]})
+
+    en = _bulk(t.enrollments, _ENROLLMENT_COLUMNS)
+    ex, e_ = en.excluded, t.enrollments.c
+    later = _incoming_is_later(t.enrollments, ex, "percent_at", "percent_complete", "current_module_id")
+    enrollments = en.on_conflict_do_update(index_elements=[e_.enrollment_id], set_={
+        "time_spent_seconds": e_.time_spent_seconds + ex.time_spent_seconds,
+        "progress_events": e_.progress_events + ex.progress_events,
+        "first_activity_at": func.least(e_.first_activity_at, ex.first_activity_at),
+        "last_activity_at": func.greatest(e_.last_activity_at, ex.last_activity_at),
+        "percent_complete": case((later, ex.percent_complete), else_=e_.percent_complete),
+        "current_module_id": case((later, ex.current_module_id), else_=e_.current_module_id),
+        "percent_at": func.greatest(e_.percent_at, ex.percent_at),
+        # Until its enrollment.created arrives, a row made by progress dates from its first activity.
+        "enrolled_at": case((e_.enrollment_seen, e_.enrolled_at), else_=func.least(e_.enrolled_at, ex.enrolled_at)),
+    })
+
+    cd = _bulk(t.course_daily, ("course_id", "day", "progress_events", "time_spent_seconds"))
+    c = t.course_daily.c
+    course_days = cd.on_conflict_do_update(index_elements=[c.course_id, c.day], set_={
+        "progress_events": c.progress_events + cd.excluded.progress_events,
+        "time_spent_seconds": c.time_spent_seconds + cd.excluded.time_spent_seconds})
+    return {
+        "facts": facts, "assets": assets, "modules": modules, "enrollments": enrollments, "course_days": course_days,
+        "activity": _bulk(t.activity_days, ("course_id", "user_id", "day")).on_conflict_do_nothing(),
+        "user_activity": _bulk(t.user_activity_days, ("user_id", "day")).on_conflict_do_nothing(),
+    }
+
+
+def _run(conn: Connection, statement: Any, rows: Iterable[dict[str, Any]]) -> None:
+    conn.execute(statement, {"batch": _json_rows(rows)})
 
 
 def _apply_progress(conn: Connection, events: list[ProgressEvent]) -> None:
-    conn.execute(_bulk(t.progress_facts, [
-        {"event_id": e.event_id, "enrollment_id": e.enrollment_id, "user_id": e.user_id, "course_id": e.course_id,
-         "module_id": e.module_id, "asset_id": e.asset_id, "progress_percent": e.progress_percent,
-         "time_spent_delta": e.time_spent_delta, "course_percent": e.course_percent, "occurred_at": e.occurred_at}
-        for e in events]).on_conflict_do_nothing())
+    sql = _progress_statements()
+    _run(conn, sql["facts"], ({name: getattr(e, name) for name in _FACT_COLUMNS} for e in events))
     folded = fold_progress(events)
-
-    ap = _bulk(t.asset_progress, [vars(a) for a in sorted(
-        folded.assets, key=lambda a: (str(a.enrollment_id), str(a.asset_id)))])
-    x = ap.excluded
-    conn.execute(ap.on_conflict_do_update(
-        index_elements=[t.asset_progress.c.enrollment_id, t.asset_progress.c.asset_id],
-        set_={
-            "time_spent_seconds": t.asset_progress.c.time_spent_seconds + x.time_spent_seconds,
-            "progress_percent": case(
-                (_incoming_is_later(t.asset_progress, x, "last_progress_at", "progress_percent", "module_id"),
-                 x.progress_percent), else_=t.asset_progress.c.progress_percent),
-            "first_progress_at": func.least(t.asset_progress.c.first_progress_at, x.first_progress_at),
-            "last_progress_at": func.greatest(t.asset_progress.c.last_progress_at, x.last_progress_at),
-        }))
-    _roll_up_modules(conn, folded.assets)
-
-    en = _bulk(t.enrollments, [
+    assets = sorted(folded.assets, key=lambda a: (str(a.enrollment_id), str(a.asset_id)))
+    _run(conn, sql["assets"], (vars(a) for a in assets))
+    touched = {(str(a.enrollment_id), str(a.module_id)): a for a in assets}
+    _run(conn, sql["modules"], ({"enrollment_id": a.enrollment_id, "module_id": a.module_id, "user_id": a.user_id,
+                                  "course_id": a.course_id} for _, a in sorted(touched.items())))
+    _run(conn, sql["enrollments"], (
         {**vars(d), "status": EnrollmentStatus.ACTIVE.value, "enrollment_seen": False,
          "enrolled_at": d.first_activity_at}
-        for d in sorted(folded.enrollments, key=lambda d: str(d.enrollment_id))])
-    ex = en.excluded
-    e_ = t.enrollments.c
-    later = _incoming_is_later(t.enrollments, ex, "percent_at", "percent_complete", "current_module_id")
-    conn.execute(en.on_conflict_do_update(
-        index_elements=[e_.enrollment_id],
-        set_={
-            "time_spent_seconds": e_.time_spent_seconds + ex.time_spent_seconds,
-            "progress_events": e_.progress_events + ex.progress_events,
-            "first_activity_at": func.least(e_.first_activity_at, ex.first_activity_at),
-            "last_activity_at": func.greatest(e_.last_activity_at, ex.last_activity_at),
-            "percent_complete": case((later, ex.percent_complete), else_=e_.percent_complete),
-            "current_module_id": case((later, ex.current_module_id), else_=e_.current_module_id),
-            "percent_at": func.greatest(e_.percent_at, ex.percent_at),
-            # Until its enrollment.created arrives, a row made by progress dates from its first activity.
-            "enrolled_at": case((e_.enrollment_seen, e_.enrolled_at),
-                                else_=func.least(e_.enrolled_at, ex.enrolled_at)),
-        }))
-
-    cd = _bulk(t.course_daily, [vars(d) for d in sorted(folded.course_days, key=lambda d: (str(d.course_id), d.day))])
-    conn.execute(cd.on_conflict_do_update(
-        index_elements=[t.course_daily.c.course_id, t.course_daily.c.day],
-        set_={"progress_events": t.course_daily.c.progress_events + cd.excluded.progress_events,
-              "time_spent_seconds": t.course_daily.c.time_spent_seconds + cd.excluded.time_spent_seconds}))
-
-    conn.execute(_bulk(t.activity_days, [{"course_id": c, "user_id": u, "day": d}
-                                         for c, u, d in folded.activity_days]).on_conflict_do_nothing())
-    conn.execute(_bulk(t.user_activity_days, [{"user_id": u, "day": d}
-                                              for u, d in folded.user_activity_days]).on_conflict_do_nothing())
+        for d in sorted(folded.enrollments, key=lambda d: str(d.enrollment_id))))
+    _run(conn, sql["course_days"], (vars(d) for d in sorted(folded.course_days, key=lambda d: (str(d.course_id),
+                                                                                               d.day))))
+    _run(conn, sql["activity"], ({"course_id": c, "user_id": u, "day": d} for c, u, d in folded.activity_days))
+    _run(conn, sql["user_activity"], ({"user_id": u, "day": d} for u, d in folded.user_activity_days))
     _mark_returned_nudges(conn, events)
 
 
@@ -198,7 +223,7 @@ def _mark_returned_nudges(conn: Connection, events: list[ProgressEvent]) -> None
                or_(*(and_(t.nudges.c.user_id == u, t.nudges.c.course_id == c) for u, c in sorted(pairs, key=str))))
     ).all() if pairs and _has_open_nudges(conn) else []
     for nudge_id, user_id, course_id, sent_at in open_nudges:
-        back = [e.occurred_at for e in events if e.user_id == user_id and e.course_id == course_id
+        back = [e.occurred_at for e in events if str(e.user_id) == str(user_id) and str(e.course_id) == str(course_id)
                 and sent_at < e.occurred_at <= sent_at + NUDGE_RETURN_WINDOW]
         if back:
             conn.execute(update(t.nudges).where(t.nudges.c.nudge_id == nudge_id).values(returned_at=min(back)))
@@ -212,14 +237,23 @@ def _has_open_nudges(conn: Connection) -> bool:
 
 # --- users --------------------------------------------------------------------------------------------------
 
-def _user_registered(envelope: EventEnvelope, conn: Connection) -> None:
-    p: Any = typed_payload(envelope)
-    stmt = insert(t.users).values(user_id=p.user_id, full_name=p.full_name, roles=sorted(p.roles),
-                                  registered_at=envelope.occurred_at)
+def _apply_registrations(conn: Connection, envelopes: Sequence[EventEnvelope]) -> None:
+    # One row per user (the last registration of the batch), in key order.
+    rows: dict[str, dict[str, Any]] = {}
+    for envelope in envelopes:
+        p = envelope.payload
+        rows[p["user_id"]] = {"user_id": p["user_id"], "full_name": p.get("full_name"),
+                              "roles": sorted(p["roles"]), "registered_at": envelope.occurred_at}
+    _run(conn, _registration_statement(), (rows[user_id] for user_id in sorted(rows)))
+
+
+@cache
+def _registration_statement() -> Any:
+    stmt = _bulk(t.users, ("user_id", "full_name", "roles", "registered_at"))
     # User events share a key (the user), so a role change never comes before its registration.
-    conn.execute(stmt.on_conflict_do_update(index_elements=[t.users.c.user_id], set_={
+    return stmt.on_conflict_do_update(index_elements=[t.users.c.user_id], set_={
         "full_name": stmt.excluded.full_name, "registered_at": stmt.excluded.registered_at,
-        "roles": stmt.excluded.roles}))
+        "roles": stmt.excluded.roles})
 
 
 def _user_email_verified(envelope: EventEnvelope, conn: Connection) -> None:
@@ -285,54 +319,66 @@ def _course_archived(envelope: EventEnvelope, conn: Connection) -> None:
 
 # --- enrollments --------------------------------------------------------------------------------------------
 
-def _enrollment_fact(envelope: EventEnvelope, conn: Connection) -> Any:
-    p: Any = typed_payload(envelope)
-    conn.execute(insert(t.enrollment_facts).on_conflict_do_nothing().values(
-        event_id=envelope.event_id, event_type=envelope.event_type, enrollment_id=p.enrollment_id,
-        user_id=p.user_id, course_id=p.course_id, occurred_at=envelope.occurred_at))
-    return p
+_ENROLLMENT_TOPIC = frozenset({"enrollment.created", "enrollment.dropped", "enrollment.completed",
+                               "certificate.issued"})
+# When each kind happened by its payload (else: by its envelope).
+_PAYLOAD_TIME = {"enrollment.created": "enrolled_at", "enrollment.completed": "completed_at"}
 
 
-def _count_day(conn: Connection, course_id: uuid.UUID, day: Any, column: str) -> None:
-    stmt = insert(t.course_daily).values(course_id=course_id, day=day, **{column: 1})
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=[t.course_daily.c.course_id, t.course_daily.c.day],
-        set_={column: t.course_daily.c[column] + 1}))
+def _enrollment_event(envelope: EventEnvelope) -> EnrollmentEvent:
+    p = envelope.payload
+    field_name = _PAYLOAD_TIME.get(envelope.event_type)
+    at = datetime.fromisoformat(p[field_name]) if field_name else envelope.occurred_at
+    return EnrollmentEvent(envelope.event_type, p["enrollment_id"], p["user_id"], p["course_id"], at)
 
 
-def _set_enrollment(conn: Connection, p: Any, at: Any, **values: Any) -> None:
-    """Upsert the enrollment row with ``values`` (the row may not exist yet: its events raced its progress)."""
-    row = {"enrollment_id": p.enrollment_id, "user_id": p.user_id, "course_id": p.course_id,
-           "status": EnrollmentStatus.ACTIVE.value, "enrolled_at": at, **values}
-    stmt = insert(t.enrollments).values(row)
-    conn.execute(stmt.on_conflict_do_update(index_elements=[t.enrollments.c.enrollment_id],
-                                            set_={k: stmt.excluded[k] for k in values}))
+def _apply_enrollment_topic(conn: Connection, envelopes: Sequence[EventEnvelope]) -> None:
+    """Facts, the enrollment rows (each enrollment's events in delivery order) and the day counts, in bulk."""
+    events = [_enrollment_event(e) for e in envelopes]
+    _run(conn, _enrollment_fact_statement(), (
+        {"event_id": str(envelope.event_id), "event_type": e.event_type, "enrollment_id": e.enrollment_id,
+         "user_id": e.user_id, "course_id": e.course_id, "occurred_at": envelope.occurred_at}
+        for envelope, e in zip(envelopes, events, strict=True)))
+    changes, days = fold_enrollment_events(events)
+    # One statement per set of changed columns (a batch holds a few: created, dropped, completed, ...).
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for change in sorted(changes, key=lambda c: str(c.enrollment_id)):
+        if change.changes:
+            by_columns.setdefault(tuple(sorted(change.changes)), []).append(
+                {"enrollment_id": change.enrollment_id, "user_id": change.user_id, "course_id": change.course_id,
+                 "status": EnrollmentStatus.ACTIVE.value, "enrolled_at": change.first_at, **change.changes})
+    for columns, rows in by_columns.items():
+        _run(conn, _enrollment_statement(columns), rows)
+    _run(conn, _day_count_statement(), (
+        {"course_id": course_id, "day": day, **dict.fromkeys(_DAY_COUNTS, 0), **counts}
+        for (course_id, day), counts in sorted(days.items(), key=lambda item: (str(item[0][0]), item[0][1]))))
 
 
-def _enrollment_created(envelope: EventEnvelope, conn: Connection) -> None:
-    p = _enrollment_fact(envelope, conn)
-    # The enrollment topic is ordered per enrollment: a created after a drop is a re-enrollment.
-    _set_enrollment(conn, p, p.enrolled_at, status=EnrollmentStatus.ACTIVE.value, enrollment_seen=True,
-                    enrolled_at=p.enrolled_at, dropped_at=None)
-    _count_day(conn, p.course_id, p.enrolled_at.date(), "enrolled")
+_DAY_COUNTS = ("enrolled", "completed", "dropped", "certificates")
 
 
-def _enrollment_dropped(envelope: EventEnvelope, conn: Connection) -> None:
-    p = _enrollment_fact(envelope, conn)
-    _set_enrollment(conn, p, envelope.occurred_at, status=EnrollmentStatus.DROPPED.value,
-                    dropped_at=envelope.occurred_at)
-    _count_day(conn, p.course_id, envelope.occurred_at.date(), "dropped")
+@cache
+def _enrollment_fact_statement() -> Any:
+    return _bulk(t.enrollment_facts, ("event_id", "event_type", "enrollment_id", "user_id", "course_id",
+                                      "occurred_at")).on_conflict_do_nothing()
 
 
-def _enrollment_completed(envelope: EventEnvelope, conn: Connection) -> None:
-    p = _enrollment_fact(envelope, conn)
-    _set_enrollment(conn, p, p.completed_at, status=EnrollmentStatus.COMPLETED.value, completed_at=p.completed_at)
-    _count_day(conn, p.course_id, p.completed_at.date(), "completed")
+@cache
+def _enrollment_statement(columns: tuple[str, ...]) -> Any:
+    """Upsert enrollment rows setting ``columns`` (a row may not exist yet: its events raced its progress)."""
+    names = ("enrollment_id", "user_id", "course_id", "status", "enrolled_at",
+             *(c for c in columns if c not in ("status", "enrolled_at")))
+    stmt = _bulk(t.enrollments, names)
+    return stmt.on_conflict_do_update(index_elements=[t.enrollments.c.enrollment_id],
+                                      set_={c: stmt.excluded[c] for c in columns})
 
 
-def _certificate_issued(envelope: EventEnvelope, conn: Connection) -> None:
-    p = _enrollment_fact(envelope, conn)
-    _count_day(conn, p.course_id, envelope.occurred_at.date(), "certificates")
+@cache
+def _day_count_statement() -> Any:
+    stmt = _bulk(t.course_daily, ("course_id", "day", *_DAY_COUNTS))
+    c = t.course_daily.c
+    return stmt.on_conflict_do_update(index_elements=[c.course_id, c.day],
+                                      set_={name: c[name] + stmt.excluded[name] for name in _DAY_COUNTS})
 
 
 # --- nudges -------------------------------------------------------------------------------------------------
@@ -345,18 +391,15 @@ def _nudge_requested(envelope: EventEnvelope, conn: Connection) -> None:
         message=p.message, sent_at=envelope.occurred_at, sent_on=envelope.occurred_at.date()))
 
 
+# The kinds applied one by one (the others go in bulk: registrations, the enrollment topic, progress).
 _APPLY: dict[str, Callable[[EventEnvelope, Connection], None]] = {
-    "user.registered": _user_registered,
     "user.email_verified": _user_email_verified,
     "user.role_changed": _user_role_changed,
     "course.created": _course_created,
     "course.published": _course_published,
     "course.archived": _course_archived,
-    "enrollment.created": _enrollment_created,
-    "enrollment.dropped": _enrollment_dropped,
-    "enrollment.completed": _enrollment_completed,
-    "certificate.issued": _certificate_issued,
     "learner.nudge_requested": _nudge_requested,
 }
-if set(_APPLY) | {"progress.updated"} != _CONSUMED:  # pragma: no cover - a catalogue edit missed this module
+_BULK = _ENROLLMENT_TOPIC | {"user.registered", "progress.updated"}
+if set(_APPLY) | _BULK != _CONSUMED:  # pragma: no cover - a catalogue edit missed this module
     raise RuntimeError("every consumed event type needs exactly one writer")

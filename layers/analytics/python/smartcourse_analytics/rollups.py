@@ -10,24 +10,31 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
+
+from smartcourse_analytics.domain import EnrollmentStatus
+
+# Ids are kept as the events carry them (strings, or UUIDs in tests): only compared, hashed and written out.
+Id = uuid.UUID | str
+Percent = Decimal | float
 
 
 @dataclass(frozen=True)
 class ProgressEvent:
     """The fields of one ``progress.updated`` the roll-ups use."""
 
-    event_id: uuid.UUID
-    enrollment_id: uuid.UUID
-    user_id: uuid.UUID
-    course_id: uuid.UUID
-    module_id: uuid.UUID
-    asset_id: uuid.UUID
-    progress_percent: Decimal
+    event_id: Id
+    enrollment_id: Id
+    user_id: Id
+    course_id: Id
+    module_id: Id
+    asset_id: Id
+    progress_percent: Percent
     time_spent_delta: int
-    course_percent: Decimal
+    course_percent: Percent
     occurred_at: datetime
 
     @property
@@ -37,12 +44,12 @@ class ProgressEvent:
 
 @dataclass
 class AssetDelta:
-    enrollment_id: uuid.UUID
-    asset_id: uuid.UUID
-    user_id: uuid.UUID
-    course_id: uuid.UUID
-    module_id: uuid.UUID
-    progress_percent: Decimal
+    enrollment_id: Id
+    asset_id: Id
+    user_id: Id
+    course_id: Id
+    module_id: Id
+    progress_percent: Percent
     time_spent_seconds: int
     first_progress_at: datetime
     last_progress_at: datetime
@@ -50,12 +57,12 @@ class AssetDelta:
 
 @dataclass
 class EnrollmentDelta:
-    enrollment_id: uuid.UUID
-    user_id: uuid.UUID
-    course_id: uuid.UUID
-    percent_complete: Decimal
+    enrollment_id: Id
+    user_id: Id
+    course_id: Id
+    percent_complete: Percent
     percent_at: datetime
-    current_module_id: uuid.UUID
+    current_module_id: Id
     time_spent_seconds: int
     progress_events: int
     first_activity_at: datetime
@@ -64,7 +71,7 @@ class EnrollmentDelta:
 
 @dataclass
 class CourseDayDelta:
-    course_id: uuid.UUID
+    course_id: Id
     day: date
     progress_events: int
     time_spent_seconds: int
@@ -75,11 +82,11 @@ class Folded:
     assets: list[AssetDelta]
     enrollments: list[EnrollmentDelta]
     course_days: list[CourseDayDelta]
-    activity_days: list[tuple[uuid.UUID, uuid.UUID, date]]  # (course_id, user_id, day)
-    user_activity_days: list[tuple[uuid.UUID, date]]  # (user_id, day)
+    activity_days: list[tuple[Id, Id, date]]  # (course_id, user_id, day)
+    user_activity_days: list[tuple[Id, date]]  # (user_id, day)
 
 
-def reading_order(at: datetime, percent: Decimal, module_id: uuid.UUID) -> tuple[datetime, Decimal, str]:
+def reading_order(at: datetime, percent: Percent, module_id: Id) -> tuple[datetime, Percent, str]:
     """Which of two readings is the latest: by time, then (same instant) the higher percent (the LMS never lowers
     progress), then the module id — the same winner whatever order the readings arrive in. The merge statements
     compare the stored row the same way."""
@@ -87,11 +94,11 @@ def reading_order(at: datetime, percent: Decimal, module_id: uuid.UUID) -> tuple
 
 
 def fold_progress(events: Iterable[ProgressEvent]) -> Folded:
-    assets: dict[tuple[uuid.UUID, uuid.UUID], AssetDelta] = {}
-    enrollments: dict[uuid.UUID, EnrollmentDelta] = {}
-    course_days: dict[tuple[uuid.UUID, date], CourseDayDelta] = {}
-    activity: set[tuple[uuid.UUID, uuid.UUID, date]] = set()
-    user_activity: set[tuple[uuid.UUID, date]] = set()
+    assets: dict[tuple[Id, Id], AssetDelta] = {}
+    enrollments: dict[Id, EnrollmentDelta] = {}
+    course_days: dict[tuple[Id, date], CourseDayDelta] = {}
+    activity: set[tuple[Id, Id, date]] = set()
+    user_activity: set[tuple[Id, date]] = set()
     for e in events:
         key = (e.enrollment_id, e.asset_id)
         row = assets.get(key)
@@ -136,3 +143,57 @@ def fold_progress(events: Iterable[ProgressEvent]) -> Folded:
         activity_days=sorted(activity, key=str),
         user_activity_days=sorted(user_activity, key=str),
     )
+
+
+# --- the enrollment topic -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EnrollmentEvent:
+    """One event of the enrollment topic: ``at`` is when it happened by its payload (enrolled_at, completed_at)
+    or else by its envelope."""
+
+    event_type: str
+    enrollment_id: Id
+    user_id: Id
+    course_id: Id
+    at: datetime
+
+
+# What each event sets on its enrollment row (a created after a drop is a re-enrollment: the topic is ordered
+# per enrollment) and which day count of its course it adds to.
+_STATUS_OF = {"enrollment.created": EnrollmentStatus.ACTIVE, "enrollment.dropped": EnrollmentStatus.DROPPED,
+              "enrollment.completed": EnrollmentStatus.COMPLETED}
+_DAY_COLUMN = {"enrollment.created": "enrolled", "enrollment.dropped": "dropped",
+               "enrollment.completed": "completed", "certificate.issued": "certificates"}
+
+
+@dataclass
+class EnrollmentChange:
+    """The row values a batch's events leave on one enrollment (``changes``: only what they set), and what
+    a row made now starts with."""
+
+    enrollment_id: Id
+    user_id: Id
+    course_id: Id
+    first_at: datetime
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+def fold_enrollment_events(events: Iterable[EnrollmentEvent],
+                           ) -> tuple[list[EnrollmentChange], dict[tuple[Id, date], dict[str, int]]]:
+    """Per enrollment, its events applied in delivery order; per course and day, the counts they add."""
+    changes: dict[Id, EnrollmentChange] = {}
+    days: dict[tuple[Id, date], dict[str, int]] = {}
+    for e in events:
+        change = changes.setdefault(e.enrollment_id, EnrollmentChange(e.enrollment_id, e.user_id, e.course_id, e.at))
+        status = _STATUS_OF.get(e.event_type)
+        if status is EnrollmentStatus.ACTIVE:
+            change.changes.update(status=status.value, enrollment_seen=True, enrolled_at=e.at, dropped_at=None)
+        elif status is EnrollmentStatus.DROPPED:
+            change.changes.update(status=status.value, dropped_at=e.at)
+        elif status is EnrollmentStatus.COMPLETED:
+            change.changes.update(status=status.value, completed_at=e.at)
+        counts = days.setdefault((e.course_id, e.at.date()), {})
+        column = _DAY_COLUMN[e.event_type]
+        counts[column] = counts.get(column, 0) + 1
+    return list(changes.values()), days

@@ -2,7 +2,7 @@
 
 Per record, in partition order:
 
-* decode (JSON) and validate with ``parse_event``; a record that cannot be
+* decode (JSON) and validate the envelope, then its payload against its contract; a record that cannot be
   decoded or validated is *poison* and goes straight to the dead-letter queue;
 * an unknown event type, or a type this consumer has no effect for, is ignored;
 * otherwise one transaction: claim ``(consumer, event_id)`` in
@@ -37,7 +37,7 @@ from aws_lambda_powertools.utilities.kafka import ConsumerRecords, SchemaConfig,
 from aws_lambda_powertools.utilities.kafka.consumer_records import ConsumerRecordRecords
 from smartcourse_events.base import EventPayload
 from smartcourse_events.envelope import EventEnvelope
-from smartcourse_events.registry import REGISTRY, UnknownEventType, parse_event, payload_model
+from smartcourse_events.registry import REGISTRY, UnknownEventType, payload_model
 from sqlalchemy import Connection, Engine, String, Uuid, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -267,7 +267,9 @@ class EventConsumer:
                 logger.debug("event type without an effect ignored", extra={
                     "consumer": self.name, "event_id": str(header.event_id), "event_type": header.event_type})
                 return "ignored", None
-            envelope, _payload = parse_event(value)
+            # The payload against its contract (the envelope is validated already: not twice).
+            payload_model(header.event_type, header.event_version).model_validate(header.payload)
+            envelope = header
         except UnknownEventType as exc:
             logger.debug("unknown event type ignored", extra={
                 "consumer": self.name, "event_type": str(exc),

@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/core/python:$(CURDIR)/layers/lms/python:$(CURDIR)/layers/notification/python:$(CURDIR)/layers/ai/python:$(CURDIR)/layers/analytics/python:$(CURDIR)/events:$(CURDIR)/localstack:$(CURDIR)/functions
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install run test test-unit lint lock synth bench bench-events bench-ai clean openapi mail browser report replay
+.PHONY: help install run test test-unit lint lock synth bench bench-events bench-ai bench-analytics clean openapi mail browser report replay
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -92,6 +92,9 @@ bench-events: install  ## only the event path (outbox drain, commit → consumer
 
 bench-ai: install  ## only the AI sections (retrieval evaluation, AI performance); rewrites them
 	BENCH_ONLY=ai $(PY) -m tests.benchmarks.run
+
+bench-analytics: install  ## only the analytics section (1,000,000 events: ingest, reads, report, replay; ~15 min); rewrites it
+	BENCH_ONLY=analytics $(PY) -m tests.benchmarks.run
 
 clean:
 	rm -rf cdk.out .build .localcloud/runtime

@@ -186,3 +186,21 @@ def test_a_bad_record_is_dead_lettered_alone_and_the_rest_of_the_batch_applies(
         bob = conn.execute(text("SELECT time_spent_seconds FROM enrollments WHERE enrollment_id = :e"),
                            {"e": ids["eb"]}).scalar_one()
     assert facts == 4 and bob == 300
+
+
+def test_a_re_enrollment_reactivates_the_row_and_counts_once(handler: Any, db: Engine) -> None:
+    w, ids = small_world()
+    handler(msk_event(*w.events), None)
+    again = World()
+    course, bob = ids["course"], ids["bob"]
+    # The LMS reactivates the dropped enrollment: enrollment.created again, with the first enrollment's date.
+    again.add("enrollment.created", {"enrollment_id": ids["eb"], "user_id": bob, "course_id": course.course_id,
+                                     "source": "self", "enrolled_at": T0 + days(1)}, T0 + days(6))
+    handler(msk_event(*again.events), None)
+    with db.connect() as conn:
+        row = conn.execute(text("SELECT status, dropped_at, enrolled_at FROM enrollments WHERE enrollment_id = :e"),
+                           {"e": ids["eb"]}).one()
+        enrolled = conn.execute(text("SELECT sum(enrolled) FROM course_daily WHERE course_id = :c"),
+                                {"c": course.course_id}).scalar_one()
+    assert (row.status, row.dropped_at, row.enrolled_at) == ("active", None, T0 + days(1))
+    assert enrolled == 2  # Ann and Bob, once each

@@ -85,7 +85,13 @@ def test_an_enrollments_events_apply_in_delivery_order() -> None:
     assert again.changes == {"status": "active", "enrollment_seen": True, "enrolled_at": T0 + timedelta(minutes=20),
                              "dropped_at": None}
     assert completed.changes["status"] == "completed" and completed.first_at == T0
-    assert days == {(uuid.UUID(int=400), T0.date()): {"enrolled": 3, "dropped": 1, "completed": 1, "certificates": 1}}
+    # The re-enrollment is not a second enrollment of the course.
+    assert days == {(uuid.UUID(int=400), T0.date()): {"enrolled": 2, "dropped": 1, "completed": 1, "certificates": 1}}
+
+
+def test_an_enrollment_seen_in_an_earlier_batch_is_not_counted_again() -> None:
+    _, days = fold_enrollment_events([enrollment_event("enrollment.created", 0)], already_seen=[ENROLLMENTS[0]])
+    assert days == {}
 
 
 def test_a_certificate_alone_changes_no_enrollment_row() -> None:

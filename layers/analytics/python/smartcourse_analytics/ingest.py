@@ -339,16 +339,17 @@ def _apply_enrollment_topic(conn: Connection, envelopes: Sequence[EventEnvelope]
         {"event_id": str(envelope.event_id), "event_type": e.event_type, "enrollment_id": e.enrollment_id,
          "user_id": e.user_id, "course_id": e.course_id, "occurred_at": envelope.occurred_at}
         for envelope, e in zip(envelopes, events, strict=True)))
-    changes, days = fold_enrollment_events(events)
-    # One statement per set of changed columns (a batch holds a few: created, dropped, completed, ...).
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for change in sorted(changes, key=lambda c: str(c.enrollment_id)):
-        if change.changes:
-            by_columns.setdefault(tuple(sorted(change.changes)), []).append(
-                {"enrollment_id": change.enrollment_id, "user_id": change.user_id, "course_id": change.course_id,
-                 "status": EnrollmentStatus.ACTIVE.value, "enrolled_at": change.first_at, **change.changes})
-    for columns, rows in by_columns.items():
-        _run(conn, _enrollment_statement(columns), rows)
+    ids = sorted({str(e.enrollment_id) for e in events if e.event_type == "enrollment.created"})
+    seen = conn.execute(select(t.enrollments.c.enrollment_id).where(
+        t.enrollments.c.enrollment_id.in_(ids), t.enrollments.c.enrollment_seen)).scalars().all() if ids else []
+    changes, days = fold_enrollment_events(events, already_seen=seen)
+    # One statement over the rows in key order (so that it and a progress batch lock them in the same order).
+    _run(conn, _enrollment_statement(), (
+        {"enrollment_id": c.enrollment_id, "user_id": c.user_id, "course_id": c.course_id,
+         "status": c.changes["status"], "enrollment_seen": c.changes.get("enrollment_seen", False),
+         "enrolled_at": c.changes.get("enrolled_at", c.first_at), "dropped_at": c.changes.get("dropped_at"),
+         "completed_at": c.changes.get("completed_at")}
+        for c in sorted(changes, key=lambda c: str(c.enrollment_id)) if c.changes))
     _run(conn, _day_count_statement(), (
         {"course_id": course_id, "day": day, **dict.fromkeys(_DAY_COUNTS, 0), **counts}
         for (course_id, day), counts in sorted(days.items(), key=lambda item: (str(item[0][0]), item[0][1]))))
@@ -364,13 +365,21 @@ def _enrollment_fact_statement() -> Any:
 
 
 @cache
-def _enrollment_statement(columns: tuple[str, ...]) -> Any:
-    """Upsert enrollment rows setting ``columns`` (a row may not exist yet: its events raced its progress)."""
-    names = ("enrollment_id", "user_id", "course_id", "status", "enrolled_at",
-             *(c for c in columns if c not in ("status", "enrolled_at")))
-    stmt = _bulk(t.enrollments, names)
-    return stmt.on_conflict_do_update(index_elements=[t.enrollments.c.enrollment_id],
-                                      set_={c: stmt.excluded[c] for c in columns})
+def _enrollment_statement() -> Any:
+    """Upsert enrollment rows with what a batch's enrollment events left on them (a row may not exist yet: its
+    events raced its progress). ``enrollment_seen`` true: the batch held its enrollment.created, which sets the
+    enrollment date and clears a drop; otherwise those stay; a completion date, once set, stays."""
+    stmt = _bulk(t.enrollments, ("enrollment_id", "user_id", "course_id", "status", "enrollment_seen",
+                                 "enrolled_at", "dropped_at", "completed_at"))
+    x, e = stmt.excluded, t.enrollments.c
+    return stmt.on_conflict_do_update(index_elements=[e.enrollment_id], set_={
+        "status": x.status,
+        "enrollment_seen": or_(e.enrollment_seen, x.enrollment_seen),
+        "enrolled_at": case((x.enrollment_seen, x.enrolled_at), else_=e.enrolled_at),
+        "dropped_at": case((x.dropped_at.is_not(None), x.dropped_at), (x.enrollment_seen, None),
+                           else_=e.dropped_at),
+        "completed_at": func.coalesce(x.completed_at, e.completed_at),
+    })
 
 
 @cache

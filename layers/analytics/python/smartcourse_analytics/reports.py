@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from smartcourse.db.unit_of_work import UnitOfWork
-from smartcourse.errors import DomainError, Forbidden, NotFound, Unavailable
+from smartcourse.errors import DomainError, Forbidden, NotFound, Unavailable, ValidationFailed
 from smartcourse.principal import Principal, Role
 from smartcourse_events.analytics import ReportReadyV1
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from smartcourse_analytics import report_rendering as rendering
 from smartcourse_analytics import tables as t
 from smartcourse_analytics.domain import CourseStatus, ReportFormat, ReportStatus, ReportType
+from smartcourse_analytics.metrics import MAX_PERIOD_DAYS, MIN_DATE
 from smartcourse_analytics.report_queue import QueueUnavailable, report_key
 from smartcourse_analytics.report_rendering import CourseFigures, ReportFigures
 from smartcourse_analytics.report_schemas import ReportAccepted, ReportList, ReportPeriod, ReportRequest, ReportView
@@ -125,6 +126,15 @@ def default_period(period_from: date | None, period_to: date | None, today: date
     return start, end
 
 
+def check_period(start: date, end: date) -> None:
+    """The period a request resolves to (a default end included) is one the figures can cover, or 422."""
+    message = (f"the period may not start before {MIN_DATE.isoformat()}" if start < MIN_DATE
+               else f"the period may span at most {MAX_PERIOD_DAYS} days"
+               if (end - start).days + 1 > MAX_PERIOD_DAYS else None)
+    if message:
+        raise ValidationFailed(message, [{"loc": ["body", "from"], "msg": message, "type": "value_error"}])
+
+
 def error_message(exc: BaseException) -> str:
     """What the owner reads about a failed build: a domain error's message, else a generic one (no trace)."""
     if isinstance(exc, DomainError):
@@ -164,6 +174,7 @@ class Reports:
     def request(self, caller: Principal, body: ReportRequest) -> ReportAccepted:
         now = self._clock()
         start, end = default_period(body.period_from, body.period_to, now.date())
+        check_period(start, end)
         report_id = uuid.uuid4()
         with self._unit() as uow:
             authorize(uow.connection, caller, body.type, body.course_id)

@@ -179,9 +179,14 @@ class EnrollmentChange:
     changes: dict[str, Any] = field(default_factory=dict)
 
 
-def fold_enrollment_events(events: Iterable[EnrollmentEvent],
+def fold_enrollment_events(events: Iterable[EnrollmentEvent], already_seen: Iterable[Id] = (),
                            ) -> tuple[list[EnrollmentChange], dict[tuple[Id, date], dict[str, int]]]:
-    """Per enrollment, its events applied in delivery order; per course and day, the counts they add."""
+    """Per enrollment, its events applied in delivery order; per course and day, the counts they add.
+
+    An enrollment counts as enrolled once: a later ``enrollment.created`` of one ``already_seen`` (or seen earlier
+    in the batch) is a re-enrollment, which the LMS announces with the first enrollment's date.
+    """
+    seen = {str(i) for i in already_seen}
     changes: dict[Id, EnrollmentChange] = {}
     days: dict[tuple[Id, date], dict[str, int]] = {}
     for e in events:
@@ -193,6 +198,10 @@ def fold_enrollment_events(events: Iterable[EnrollmentEvent],
             change.changes.update(status=status.value, dropped_at=e.at)
         elif status is EnrollmentStatus.COMPLETED:
             change.changes.update(status=status.value, completed_at=e.at)
+        if e.event_type == "enrollment.created":
+            if str(e.enrollment_id) in seen:
+                continue
+            seen.add(str(e.enrollment_id))
         counts = days.setdefault((e.course_id, e.at.date()), {})
         column = _DAY_COLUMN[e.event_type]
         counts[column] = counts.get(column, 0) + 1

@@ -172,8 +172,9 @@ def test_progress_after_a_nudge_marks_it_returned_within_seven_days(handler: Any
 def test_a_bad_record_is_dead_lettered_alone_and_the_rest_of_the_batch_applies(
         handler: Any, db: Engine, dlq: tuple[Any, str]) -> None:
     w, ids = small_world()
-    # Valid by the contract (no upper bound), but no column holds it: the record fails in the database.
-    broken = w.progress(ids["course"], ids["eb"], ids["bob"], 1, 10.0, 20.0, T0 + days(3), seconds=2**70)
+    # Valid by the contract (any text), but PostgreSQL refuses NUL in text: the record fails in the database.
+    w.nudge(ids["course"], ids["bob"], ids["course"].instructor_id, T0 + days(3), message="a\x00b")
+    broken = w.events[-1]
     events = [e for e in w.events if e.event_id != broken.event_id]
     events.insert(len(events) // 2, broken)
     summary = handler(msk_event(*events), None)
@@ -183,9 +184,10 @@ def test_a_bad_record_is_dead_lettered_alone_and_the_rest_of_the_batch_applies(
     assert json.loads(message["Body"])["consumer"] == "analytics-events"
     with db.connect() as conn:
         facts = conn.execute(text("SELECT count(*) FROM progress_facts")).scalar_one()
+        nudges = conn.execute(text("SELECT count(*) FROM nudges")).scalar_one()
         bob = conn.execute(text("SELECT time_spent_seconds FROM enrollments WHERE enrollment_id = :e"),
                            {"e": ids["eb"]}).scalar_one()
-    assert facts == 4 and bob == 300
+    assert facts == 4 and bob == 300 and nudges == 0
 
 
 def test_a_re_enrollment_reactivates_the_row_and_counts_once(handler: Any, db: Engine) -> None:
@@ -204,3 +206,25 @@ def test_a_re_enrollment_reactivates_the_row_and_counts_once(handler: Any, db: E
                                 {"c": course.course_id}).scalar_one()
     assert (row.status, row.dropped_at, row.enrolled_at) == ("active", None, T0 + days(1))
     assert enrolled == 2  # Ann and Bob, once each
+
+
+def test_an_event_spelt_otherwise_than_its_producer_writes_still_applies(handler: Any, db: Engine) -> None:
+    w, ids = small_world()
+    handler(msk_event(*w.events), None)
+    late = World()
+    shout = late.progress(ids["course"], ids["eb"], ids["bob"], 1, 100.0, 66.67, T0 + days(3, ), seconds=30)
+    # Valid by the contract, spelt unlike build_event writes it: upper-case ids, a timestamp as a number.
+    upper = {k: v.upper() if k.endswith("_id") else v for k, v in shout.payload.items()}
+    enrolled = late.add("enrollment.created", {"enrollment_id": uuid.uuid4(), "user_id": ids["ann"],
+                                               "course_id": ids["course"].course_id, "source": "self",
+                                               "enrolled_at": T0 + days(2)}, T0 + days(2))
+    numeric = {**enrolled.payload, "enrolled_at": (T0 + days(2)).timestamp()}
+    batch = [shout.model_copy(update={"payload": upper}), enrolled.model_copy(update={"payload": numeric})]
+    summary = handler(msk_event(*batch), None)
+    assert summary["applied"] == 2 and summary["dead_lettered"] == 0
+    with db.connect() as conn:
+        bob = conn.execute(text("SELECT time_spent_seconds FROM enrollments WHERE enrollment_id = :e"),
+                           {"e": ids["eb"]}).scalar_one()
+        enrolled_at = conn.execute(text("SELECT enrolled_at FROM enrollments WHERE enrollment_id = :e"),
+                                   {"e": enrolled.payload["enrollment_id"]}).scalar_one()
+    assert bob == 330 and enrolled_at == T0 + days(2)

@@ -63,3 +63,10 @@ def test_asset_description_limit_is_the_lms_limit() -> None:
     PublishedAsset.model_validate(asset_payload(ids, description="x" * DESCRIPTION_MAX_LENGTH))
     with pytest.raises(ValidationError):
         PublishedAsset.model_validate(asset_payload(ids, description="x" * (DESCRIPTION_MAX_LENGTH + 1)))
+
+
+def test_the_progress_contract_bounds_time_as_the_lms_does() -> None:
+    from smartcourse_events.progress import TIME_SPENT_DELTA_MAX
+    from smartcourse_lms.enrollments.schemas import MAX_TIME_SPENT_SECONDS
+
+    assert TIME_SPENT_DELTA_MAX == MAX_TIME_SPENT_SECONDS

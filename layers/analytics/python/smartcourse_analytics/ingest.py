@@ -74,8 +74,11 @@ def apply_events(envelopes: Sequence[EventEnvelope], conn: Connection) -> None:
 
 
 def apply_one(envelope: EventEnvelope, conn: Connection) -> None:
-    """The per-record effect (the consumer's fallback when a batch fails)."""
-    apply_events([envelope], conn)
+    """The per-record effect (the consumer's fallback when a batch fails): the payload in the contract's own
+    spelling first (the bulk path reads payloads as producers write them, through ``build_event``; an event
+    spelt otherwise, say an upper-case id, still applies here)."""
+    canonical = typed_payload(envelope).model_dump(mode="json")
+    apply_events([envelope.model_copy(update={"payload": canonical})], conn)
 
 
 # --- progress -----------------------------------------------------------------------------------------------

@@ -384,9 +384,9 @@ def test_the_replay_counts_and_skips_what_it_cannot_apply_and_applies_the_rest(
     w = World()
     learner = w.user("Ann")
     course = w.course(learner, "Clay", (1,))
-    # Valid by its contract, but no column holds it: the live consumer dead-letters it.
-    too_long = w.progress(course, uuid.uuid4(), learner, 0, 10.0, 10.0, datetime(2026, 3, 1, tzinfo=UTC),
-                          seconds=2**70)
+    # Valid by its contract (any text), but PostgreSQL refuses NUL in text: the live consumer dead-letters it.
+    w.nudge(course, learner, learner, datetime(2026, 3, 1, tzinfo=UTC), message="a\x00b")
+    refused = w.events[-1]
 
     def line(envelope: EventEnvelope, **changes: Any) -> bytes:
         return json.dumps({**envelope.to_json_dict(), **changes}).encode()
@@ -399,7 +399,7 @@ def test_the_replay_counts_and_skips_what_it_cannot_apply_and_applies_the_rest(
         line(registered, event_id=str(uuid.uuid4()), event_type="progress.updated", event_version=9),  # unknown
         line(registered, event_id=str(uuid.uuid4()), payload=bad_user),  # invalid payload
         b"{not json",  # invalid
-        line(too_long),  # failed
+        line(refused),  # failed
     ]
     bucket = f"odd-{uuid.uuid4().hex[:8]}"
     s3 = env["s3"]

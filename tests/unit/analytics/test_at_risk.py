@@ -44,6 +44,12 @@ def test_behind_cohort_below_half_the_median_once_the_median_passed_fifty() -> N
     assert detail == "At 12.5 % while the cohort median is 64 %"
 
 
+def test_a_module_the_course_no_longer_has_is_not_judged() -> None:
+    gone = state(current_module_started_at=NOW - timedelta(days=30), current_module_done_assets=0,
+                 current_module_title=None, current_module_asset_count=0)
+    assert RiskReason.STUCK_ON_MODULE not in codes(gone)
+
+
 def test_stuck_on_a_module_for_fourteen_days_without_finishing_it() -> None:
     stuck = state(current_module_started_at=NOW - timedelta(days=14), current_module_done_assets=1)
     assert codes(stuck) == [RiskReason.STUCK_ON_MODULE]

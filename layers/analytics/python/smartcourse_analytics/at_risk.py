@@ -84,9 +84,11 @@ def risk_reasons(state: LearnerState, median_percent: float | None, now: datetim
                               f"At {_pct(state.percent_complete)} % while the cohort median is "
                               f"{_pct(median_percent)} %"))
     since = state.current_module_started_at
-    if (since is not None and since <= now - STUCK_AFTER
+    # Only a module the course (as last published) still has: one it dropped cannot be finished, nor judged.
+    known = state.current_module_title is not None and state.current_module_asset_count > 0
+    if (known and since is not None and since <= now - STUCK_AFTER
             and not module_completed(state.current_module_done_assets, state.current_module_asset_count)):
-        title = state.current_module_title or "the current module"
+        title = state.current_module_title
         reasons.append(Reason(RiskReason.STUCK_ON_MODULE,
                               f"On module \u201c{title}\u201d for {_days(now - since)} days without finishing it"))
     return reasons

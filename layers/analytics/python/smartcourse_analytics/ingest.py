@@ -13,6 +13,7 @@ order, so two consumers (one per topic) writing the same rows cannot deadlock.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from functools import cache
@@ -219,23 +220,21 @@ def _apply_progress(conn: Connection, events: list[ProgressEvent]) -> None:
 
 def _mark_returned_nudges(conn: Connection, events: list[ProgressEvent]) -> None:
     """Nudges of these learners still open: answered by their first progress within the window."""
-    pairs = {(e.user_id, e.course_id) for e in events}
-    open_nudges = conn.execute(
-        select(t.nudges.c.nudge_id, t.nudges.c.user_id, t.nudges.c.course_id, t.nudges.c.sent_at)
-        .where(t.nudges.c.returned_at.is_(None),
-               or_(*(and_(t.nudges.c.user_id == u, t.nudges.c.course_id == c) for u, c in sorted(pairs, key=str))))
-    ).all() if pairs and _has_open_nudges(conn) else []
+    # Only nudges this batch can answer: sent within the window before its earliest event (older open ones,
+    # never answered, would otherwise keep every batch querying).
+    since = min(e.occurred_at for e in events) - NUDGE_RETURN_WINDOW
+    n = t.nudges.c
+    open_now = and_(n.returned_at.is_(None), n.sent_at >= since)
+    if conn.execute(select(literal(1)).select_from(t.nudges).where(open_now).limit(1)).first() is None:
+        return
+    pairs = sorted({(uuid.UUID(str(e.user_id)), uuid.UUID(str(e.course_id))) for e in events})
+    open_nudges = conn.execute(select(n.nudge_id, n.user_id, n.course_id, n.sent_at).where(
+        open_now, tuple_(n.user_id, n.course_id).in_(pairs))).all()
     for nudge_id, user_id, course_id, sent_at in open_nudges:
         back = [e.occurred_at for e in events if str(e.user_id) == str(user_id) and str(e.course_id) == str(course_id)
                 and sent_at < e.occurred_at <= sent_at + NUDGE_RETURN_WINDOW]
         if back:
-            conn.execute(update(t.nudges).where(t.nudges.c.nudge_id == nudge_id).values(returned_at=min(back)))
-
-
-def _has_open_nudges(conn: Connection) -> bool:
-    # Most batches meet no nudge at all: one cheap probe instead of an OR over every learner of the batch.
-    return conn.execute(select(literal(1)).select_from(t.nudges).where(t.nudges.c.returned_at.is_(None))
-                        .limit(1)).first() is not None
+            conn.execute(update(t.nudges).where(n.nudge_id == nudge_id).values(returned_at=min(back)))
 
 
 # --- users --------------------------------------------------------------------------------------------------

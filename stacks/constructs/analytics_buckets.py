@@ -22,7 +22,7 @@ from stacks import nag
 from stacks.constructs.storage_buckets import private_bucket_settings
 from stacks.stage_config import StageConfig
 
-# Key layout (the functions' code writes the same): reports/<report_id>.<html|csv>;
+# Key layout (the functions' code writes the same): reports/<owner_user_id>/<report_id>.<html|csv>;
 # events/topic=<topic>/date=<yyyy-mm-dd>/<object>.jsonl.gz (Hive-style, what the Athena table projects).
 REPORTS_PREFIX = "reports/"
 ARCHIVE_PREFIX = "events/"

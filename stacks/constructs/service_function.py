@@ -136,10 +136,12 @@ def _cfn(bucket: s3.IBucket) -> CfnElement:
 BUCKET_GRANTS: dict[Grant, tuple[str, tuple[str, ...], str]] = {
     Grant.CONTENT_BUCKET: (CONTENT_PREFIX, ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), "CONTENT_BUCKET"),
     Grant.CERTIFICATE_BUCKET: (CERTIFICATE_PREFIX, ("s3:GetObject", "s3:PutObject"), "CERTIFICATE_BUCKET"),
-    # Build a report and presign its download (a presigned GET is the function's own GetObject).
-    Grant.ANALYTICS_REPORTS_BUCKET: (REPORTS_PREFIX, ("s3:GetObject", "s3:PutObject"), "REPORTS_BUCKET"),
-    # Write events (GetObject: the archive store reads what it wrote); no delete: the archive only grows.
-    Grant.EVENT_ARCHIVE: (ARCHIVE_PREFIX, ("s3:GetObject", "s3:PutObject"), "ARCHIVE_BUCKET"),
+    # Build a report (the builder writes it and never reads it back).
+    Grant.ANALYTICS_REPORTS_BUCKET: (REPORTS_PREFIX, ("s3:PutObject",), "REPORTS_BUCKET"),
+    # Presign a report's download (a presigned GET is the function's own GetObject).
+    Grant.ANALYTICS_REPORTS_READ: (REPORTS_PREFIX, ("s3:GetObject",), "REPORTS_BUCKET"),
+    # Write events; no read, no delete: the archive only grows (the replay reads it with its own grant).
+    Grant.EVENT_ARCHIVE: (ARCHIVE_PREFIX, ("s3:PutObject",), "ARCHIVE_BUCKET"),
     Grant.EVENT_ARCHIVE_READ: (ARCHIVE_PREFIX, ("s3:GetObject",), "ARCHIVE_BUCKET"),
 }
 
@@ -153,7 +155,8 @@ def _granted_bucket(spec: catalogue.Function, grant: Grant, buckets: Buckets | N
     if analytics_storage is None:
         raise ValueError(f"{spec.name}: grant {grant} needs the analytics buckets "
                          "(ServiceFunction(analytics_storage=...))")
-    return analytics_storage.reports if grant is Grant.ANALYTICS_REPORTS_BUCKET else analytics_storage.archive
+    reports = grant in (Grant.ANALYTICS_REPORTS_BUCKET, Grant.ANALYTICS_REPORTS_READ)
+    return analytics_storage.reports if reports else analytics_storage.archive
 
 
 def _bucket_grants(spec: catalogue.Function, buckets: Buckets | None,

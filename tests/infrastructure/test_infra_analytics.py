@@ -42,7 +42,8 @@ pytestmark = pytest.mark.infrastructure
 
 ANALYTICS = CATALOGUE.functions
 HEALTH_AND_DOCS = frozenset({"analytics-health", "analytics-docs"})
-BUCKET_GRANTS = frozenset({Grant.ANALYTICS_REPORTS_BUCKET, Grant.EVENT_ARCHIVE, Grant.EVENT_ARCHIVE_READ})
+BUCKET_GRANTS = frozenset({Grant.ANALYTICS_REPORTS_BUCKET, Grant.ANALYTICS_REPORTS_READ, Grant.EVENT_ARCHIVE,
+                           Grant.EVENT_ARCHIVE_READ})
 # The bucket construct's ids: which logical id is which bucket.
 BUCKET_IDS = {"reports": "StorageReports", "archive": "StorageArchive", "results": "StorageQueryResults",
               "logs": "StorageAccessLogs"}
@@ -158,11 +159,11 @@ def s3_access(analytics: Analytics, spec: Function) -> set[tuple[str, str, str]]
 def expected_s3_access(spec: Function) -> set[tuple[str, str, str]]:
     out: set[tuple[str, str, str]] = set()
     if Grant.ANALYTICS_REPORTS_BUCKET in spec.grants:
-        out |= {("reports", "/reports/*", "s3:GetObject"), ("reports", "/reports/*", "s3:PutObject"),
-                ("reports", "", "s3:ListBucket")}
+        out |= {("reports", "/reports/*", "s3:PutObject"), ("reports", "", "s3:ListBucket")}
+    if Grant.ANALYTICS_REPORTS_READ in spec.grants:
+        out |= {("reports", "/reports/*", "s3:GetObject"), ("reports", "", "s3:ListBucket")}
     if Grant.EVENT_ARCHIVE in spec.grants:
-        out |= {("archive", "/events/*", "s3:GetObject"), ("archive", "/events/*", "s3:PutObject"),
-                ("archive", "", "s3:ListBucket")}
+        out |= {("archive", "/events/*", "s3:PutObject"), ("archive", "", "s3:ListBucket")}
     if Grant.EVENT_ARCHIVE_READ in spec.grants:
         out |= {("archive", "/events/*", "s3:GetObject"), ("archive", "", "s3:ListBucket")}
     return out
@@ -411,7 +412,8 @@ def test_bucket_and_queue_environment(analytics: Analytics) -> None:
     for spec in ANALYTICS:
         env = analytics.env(spec)
         assert env.get("REPORTS_BUCKET") == (
-            {"Ref": reports} if Grant.ANALYTICS_REPORTS_BUCKET in spec.grants else None), spec.name
+            {"Ref": reports} if spec.grants & {Grant.ANALYTICS_REPORTS_BUCKET, Grant.ANALYTICS_REPORTS_READ}
+            else None), spec.name
         assert env.get("ARCHIVE_BUCKET") == (
             {"Ref": archive} if spec.grants & {Grant.EVENT_ARCHIVE, Grant.EVENT_ARCHIVE_READ} else None), spec.name
         assert env.get("ANALYTICS_REPORT_QUEUE_URL") == (

@@ -1039,9 +1039,11 @@ def test_migrations_run_on_deploy(synth: Synth) -> None:
 
 BUCKET_ENV = {Grant.CONTENT_BUCKET: "CONTENT_BUCKET", Grant.CERTIFICATE_BUCKET: "CERTIFICATE_BUCKET",
               Grant.CONTENT_READ: "CONTENT_BUCKET", Grant.ANALYTICS_REPORTS_BUCKET: "REPORTS_BUCKET",
+              Grant.ANALYTICS_REPORTS_READ: "REPORTS_BUCKET",
               Grant.EVENT_ARCHIVE: "ARCHIVE_BUCKET", Grant.EVENT_ARCHIVE_READ: "ARCHIVE_BUCKET"}
 # The analytics stack's own buckets (reports, event archive): tests/infrastructure/test_infra_analytics.py.
-ANALYTICS_BUCKET_GRANTS = frozenset({Grant.ANALYTICS_REPORTS_BUCKET, Grant.EVENT_ARCHIVE, Grant.EVENT_ARCHIVE_READ})
+ANALYTICS_BUCKET_GRANTS = frozenset({Grant.ANALYTICS_REPORTS_BUCKET, Grant.ANALYTICS_REPORTS_READ, Grant.EVENT_ARCHIVE,
+                                     Grant.EVENT_ARCHIVE_READ})
 
 
 def buckets_by_role(view: View) -> dict[str, str]:

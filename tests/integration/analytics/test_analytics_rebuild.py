@@ -419,3 +419,32 @@ def test_the_replay_counts_and_skips_what_it_cannot_apply_and_applies_the_rest(
         users = conn.execute(text("SELECT user_id FROM users")).scalars().all()
         facts = conn.execute(text("SELECT count(*) FROM progress_facts")).scalar_one()
     assert users == [registered.aggregate_id] and facts == 0
+
+
+def test_a_replay_refuses_while_the_archive_lacks_applied_events(
+        env: dict[str, Any], analytics_db: Engine, feed: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from smartcourse_analytics.archive import encode_lines, object_key
+    from smartcourse_analytics.replay import ArchiveBehind
+
+    archived, lagging = World(), World()
+    archived.user("In the archive")
+    lagging.user("Not archived yet")
+    bucket = f"behind-{uuid.uuid4().hex[:8]}"
+    env["s3"].create_bucket(Bucket=bucket)
+    [event] = archived.events
+    env["s3"].put_object(Bucket=bucket, Key=object_key("smartcourse.user-events", event.occurred_at.date(),
+                                                       [event.event_id]),
+                         Body=encode_lines([json.dumps(event.to_json_dict()).encode()]))
+    with analytics_db.begin() as conn:  # the archiver's ledger says what it holds
+        conn.execute(text("INSERT INTO archived_events (event_id, object_key) VALUES (:e, 'k') "
+                          "ON CONFLICT DO NOTHING"), {"e": event.event_id})
+    monkeypatch.setenv("ARCHIVE_BUCKET", bucket)
+    _reset()
+    assert handler("analytics-replay")({"force": True}, None)["applied"] == 1  # start from what the archive holds
+    assert handler("analytics-replay")({}, None)["applied"] == 1  # all applied events archived: it may replay
+    feed(lagging.events)  # applied live, but the archiver has not written it
+    with pytest.raises(ArchiveBehind):
+        handler("analytics-replay")({}, None)
+    with analytics_db.connect() as conn:
+        names = set(conn.execute(text("SELECT full_name FROM users")).scalars())
+    assert "Not archived yet" in names  # refused: nothing emptied

@@ -173,6 +173,10 @@ def test_an_instructor_report_has_one_section_per_course_with_its_own_charts() -
     rows = list(csv.reader(io.StringIO(render_csv(figures))))
     assert tuple(rows[0]) == INSTRUCTOR_CSV_HEADER
     assert [r[1] for r in rows[1:]] == ["Course A", "Course B"]
+    # Each row is the course's figures of the report's period, the median included.
+    by_name = dict(zip(INSTRUCTOR_CSV_HEADER, rows[1], strict=True))
+    assert by_name["median_days_to_complete"] == str(a["median_days_to_complete"])
+    assert by_name["completion_rate"] == str(a["completion_rate"])
 
 
 def test_a_platform_report_draws_enrollments_and_daily_active_users() -> None:

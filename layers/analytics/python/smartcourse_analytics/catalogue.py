@@ -64,9 +64,9 @@ API_FUNCTIONS: tuple[Function, ...] = (
     _analytics("reports-create", "POST", "/reports", "Request a course, instructor or platform report (202)",
                grants=frozenset({Grant.DATABASE, Grant.ANALYTICS_REPORT_QUEUE})),
     _analytics("reports-list", "GET", "/reports", "The caller's reports, newest first",
-               grants=frozenset({Grant.DATABASE, Grant.ANALYTICS_REPORTS_BUCKET})),
+               grants=frozenset({Grant.DATABASE, Grant.ANALYTICS_REPORTS_READ})),
     _analytics("reports-get", "GET", "/reports/{report_id}", "One of the caller's reports (a fresh download_url)",
-               grants=frozenset({Grant.DATABASE, Grant.ANALYTICS_REPORTS_BUCKET})),
+               grants=frozenset({Grant.DATABASE, Grant.ANALYTICS_REPORTS_READ})),
 )
 
 OUTBOX_PUBLISHER = outbox_publisher_function(Service.ANALYTICS)

@@ -32,13 +32,13 @@ from typing import Any, Protocol
 from smartcourse.observability import logger
 from smartcourse_events.envelope import EventEnvelope
 from smartcourse_events.registry import UnknownEventType, parse_event
-from sqlalchemy import Connection, Engine, delete, text
+from sqlalchemy import Connection, Engine, delete, exists, func, select, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from smartcourse_analytics.archive import Partition, merge_by_time, replay_partitions
 from smartcourse_analytics.catalogue import CONSUMED_EVENT_TYPES
 from smartcourse_analytics.ingest import CONSUMER_NAME, ingest
-from smartcourse_analytics.tables import READ_MODELS, processed_events
+from smartcourse_analytics.tables import READ_MODELS, archived_events, processed_events
 
 DEFAULT_BATCH_SIZE = 2000
 # Objects downloading at once, and how far ahead of the one being read (S3 GETs are latency-bound).
@@ -64,6 +64,11 @@ class ArchiveReader(Protocol):
 
 class ArchiveEmpty(RuntimeError):
     """The archive holds no event objects: replaying it would empty the read models."""
+
+
+class ArchiveBehind(ArchiveEmpty):
+    """The read models hold events the archive does not have yet (the archiver lags or dead-lettered them):
+    replaying now would lose them, their Kafka offsets being committed already."""
 
 
 @dataclass
@@ -98,7 +103,7 @@ def replay(engine: Engine, archive: ArchiveReader, *, force: bool = False,
     # own was measured slower: it competes with the database calls for the GIL).
     events = _envelopes(_archived_lines(archive, partitions, report), report)
     with engine.begin() as conn:
-        _lock_and_empty(conn)
+        _lock_and_empty(conn, force=force)
         for batch in _batches(events, batch_size):
             _apply_batch(conn, batch, apply, report)
     report.skipped = report.events - report.applied
@@ -107,11 +112,18 @@ def replay(engine: Engine, archive: ArchiveReader, *, force: bool = False,
     return report
 
 
-def _lock_and_empty(conn: Connection) -> None:
+def _lock_and_empty(conn: Connection, *, force: bool) -> None:
     names = ", ".join(table.name for table in (*READ_MODELS, processed_events))
     conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
     conn.execute(text(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE"))
     conn.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+    # Under the lock no event can be applied meanwhile: every one applied must be in the archive's ledger.
+    p = processed_events.c
+    behind = conn.execute(select(func.count()).select_from(processed_events).where(
+        p.consumer == CONSUMER_NAME, ~exists().where(archived_events.c.event_id == p.event_id))).scalar_one()
+    if behind and not force:
+        raise ArchiveBehind(f"{behind} applied event(s) are not in the archive yet (the archiver lags, or "
+                            "dead-lettered them): a replay now would lose them (force it to do so anyway)")
     for table in READ_MODELS:
         conn.execute(delete(table))
     conn.execute(delete(processed_events).where(processed_events.c.consumer == CONSUMER_NAME))

@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     error = body if isinstance(body, dict) else {"errorMessage": str(body)}
     print(f"{error.get('errorType', 'error')}: {error.get('errorMessage', body)}", file=sys.stderr)
-    return 2 if error.get("errorType") == "ArchiveEmpty" else 1
+    return 2 if error.get("errorType") in ("ArchiveEmpty", "ArchiveBehind") else 1
 
 
 if __name__ == "__main__":

@@ -339,7 +339,8 @@ def render_csv(figures: ReportFigures) -> str:
                     enrollments.get("active"), enrollments.get("completed"), enrollments.get("dropped"),
                     item.get("completion_rate"), item.get("average_progress"), item.get("median_days_to_complete"),
                     active.get("last_7_days"), active.get("last_30_days")]
-        return _csv(INSTRUCTOR_CSV_HEADER, (course_row(item) for item in figures.overview))
+        # The period's figures of each own course (the overview's are all-time and lack the median).
+        return _csv(INSTRUCTOR_CSV_HEADER, (course_row(c.analytics) for c in figures.courses))
     per_day = platform_days(figures.platform, figures.period_from, figures.period_to)
     days = days_between(figures.period_from, figures.period_to)
     return _csv(PLATFORM_CSV_HEADER, ([d.isoformat(), per_day["enrolled"][i], per_day["completed"][i],

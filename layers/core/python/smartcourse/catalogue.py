@@ -43,8 +43,9 @@ class Grant(StrEnum):
     SAVE_QUIZ = "save-quiz"  # invoke lms-assets-save-quiz (the LMS applies its staff rules)
     AI_PROVIDER_KEY = "ai-provider-key"  # read the configured OpenAI-compatible endpoint's API key secret
     ANALYTICS_REPORT_QUEUE = "analytics-report-queue"  # send messages to the analytics report queue
-    ANALYTICS_REPORTS_BUCKET = "analytics-reports-bucket"  # read/write reports/* of the reports bucket (presign)
-    EVENT_ARCHIVE = "event-archive"  # write (and read back) events/* of the event archive bucket
+    ANALYTICS_REPORTS_BUCKET = "analytics-reports-bucket"  # write reports/* of the reports bucket (the builder)
+    ANALYTICS_REPORTS_READ = "analytics-reports-read"  # read (presign a download of) reports/* of the reports bucket
+    EVENT_ARCHIVE = "event-archive"  # write events/* of the event archive bucket (the archiver)
     EVENT_ARCHIVE_READ = "event-archive-read"  # read (only) events/* of the event archive bucket (replay)
 
 

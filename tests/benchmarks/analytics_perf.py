@@ -898,8 +898,8 @@ def render(world: World, ing: IngestResult, rd: ReadResult, rep: ReportResult | 
           f"{seconds / calls * 1000:.2f} |"
           for label, (calls, seconds) in sorted(ing.statements.items(), key=lambda kv: -kv[1][1])[:12]),
         "",
-        "The rest is Python: decoding each record, validating the envelope and its payload (`parse_event`, "
-        "then `typed_payload` again in the effect), folding the roll-ups and serialising the batch's JSON "
+        "The rest is Python: decoding each record, validating its envelope and then its payload (once each), "
+        "folding the roll-ups and serialising the batch's JSON "
         f"parameters. cProfile of the last {ing.profiled_events:,} events ({ing.profile_s:.1f} s under the "
         "profiler), by own time:",
         "",

@@ -40,7 +40,10 @@ from smartcourse_analytics.catalogue import CONSUMED_EVENT_TYPES
 from smartcourse_analytics.ingest import CONSUMER_NAME, ingest
 from smartcourse_analytics.tables import READ_MODELS, archived_events, processed_events
 
-DEFAULT_BATCH_SIZE = 2000
+# Large on purpose: the rebuild is one transaction, in which no row version it writes can be pruned, so every
+# update of a roll-up row lengthens the chain the next one walks; folding 20,000 events at a time writes each
+# row ten times less often than the consumer's batches would (measured: 2.3x the events per second at 300,000).
+DEFAULT_BATCH_SIZE = 20_000
 # Objects downloading at once, and how far ahead of the one being read (S3 GETs are latency-bound).
 DOWNLOAD_THREADS = 16
 DOWNLOAD_AHEAD = 64

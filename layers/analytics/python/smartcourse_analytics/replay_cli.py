@@ -92,10 +92,13 @@ def _invoke(function_name: str, endpoint: str | None, force: bool) -> tuple[bool
 
 
 def main(argv: list[str] | None = None) -> int:
+    from smartcourse_analytics.replay import DEFAULT_BATCH_SIZE
+
     parser = argparse.ArgumentParser(prog="replay", description="Rebuild the analytics read models from the "
                                      "event archive.")
     parser.add_argument("--force", action="store_true", help="replay even an empty archive (empties the models)")
-    parser.add_argument("--batch-size", type=int, default=2000, help="events per ingest call (in-process only)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                        help="events per ingest call (in-process only)")
     parser.add_argument("--function", help="invoke this deployed replay function (AWS) instead of the local cloud's")
     parser.add_argument("--endpoints", type=Path, default=ENDPOINTS_FILE, help="the local cloud's endpoints.json")
     args = parser.parse_args(argv)

@@ -34,6 +34,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
@@ -124,13 +125,58 @@ def _bulk(table: Table, names: Sequence[str]) -> Insert:
 
 _FACT_COLUMNS = ("event_id", "enrollment_id", "user_id", "course_id", "module_id", "asset_id", "progress_percent",
                  "time_spent_delta", "course_percent", "occurred_at")
-_ASSET_COLUMNS = ("enrollment_id", "asset_id", "user_id", "course_id", "module_id", "progress_percent",
-                  "time_spent_seconds", "first_progress_at", "last_progress_at")
 _ENROLLMENT_COLUMNS = ("enrollment_id", "user_id", "course_id", "percent_complete", "percent_at", "current_module_id",
                        "time_spent_seconds", "progress_events", "first_activity_at", "last_activity_at", "status",
                        "enrollment_seen", "enrolled_at")
-_MODULE_COLUMNS = ("enrollment_id", "module_id", "user_id", "course_id", "assets_started", "assets_completed",
-                   "first_progress_at", "last_progress_at")
+# Per learner per asset, and per module by what the asset rows changed: the module counts move by the assets
+# the batch started (rows new to the table) and the ones it took to 100 % (their readings before this statement,
+# from the same snapshot: a data-modifying WITH does not see its own writes). The latest reading wins as in
+# ``rollups.reading_order``. Module rows are written in key order (as every roll-up: no lock-order cycle).
+_ASSETS_AND_MODULES_SQL = """
+WITH batch AS (
+    SELECT * FROM jsonb_to_recordset(CAST(:batch AS jsonb)) AS b(
+        enrollment_id uuid, asset_id uuid, user_id uuid, course_id uuid, module_id uuid,
+        progress_percent numeric(5, 2), time_spent_seconds bigint,
+        first_progress_at timestamptz, last_progress_at timestamptz)
+), before AS (
+    SELECT ap.enrollment_id, ap.asset_id, ap.progress_percent
+    FROM asset_progress ap JOIN batch b ON ap.enrollment_id = b.enrollment_id AND ap.asset_id = b.asset_id
+), written AS (
+    INSERT INTO asset_progress AS ap (enrollment_id, asset_id, user_id, course_id, module_id, progress_percent,
+                                      time_spent_seconds, first_progress_at, last_progress_at)
+    SELECT enrollment_id, asset_id, user_id, course_id, module_id, progress_percent, time_spent_seconds,
+           first_progress_at, last_progress_at
+    FROM batch
+    ON CONFLICT (enrollment_id, asset_id) DO UPDATE SET
+        time_spent_seconds = ap.time_spent_seconds + excluded.time_spent_seconds,
+        progress_percent = CASE
+            WHEN (excluded.last_progress_at, excluded.progress_percent, excluded.module_id::text)
+                 >= (ap.last_progress_at, ap.progress_percent, ap.module_id::text)
+            THEN excluded.progress_percent ELSE ap.progress_percent END,
+        first_progress_at = least(ap.first_progress_at, excluded.first_progress_at),
+        last_progress_at = greatest(ap.last_progress_at, excluded.last_progress_at)
+    RETURNING ap.enrollment_id, ap.asset_id, ap.module_id, ap.user_id, ap.course_id, ap.progress_percent,
+              ap.first_progress_at, ap.last_progress_at
+), moved AS (
+    SELECT w.enrollment_id, w.module_id, w.user_id, w.course_id,
+           count(*) FILTER (WHERE b.asset_id IS NULL) AS assets_started,
+           count(*) FILTER (WHERE w.progress_percent >= 100 AND coalesce(b.progress_percent, 0) < 100)
+             - count(*) FILTER (WHERE w.progress_percent < 100 AND b.progress_percent >= 100) AS assets_completed,
+           min(w.first_progress_at) AS first_progress_at, max(w.last_progress_at) AS last_progress_at
+    FROM written w LEFT JOIN before b ON b.enrollment_id = w.enrollment_id AND b.asset_id = w.asset_id
+    GROUP BY w.enrollment_id, w.module_id, w.user_id, w.course_id
+)
+INSERT INTO module_progress AS mp (enrollment_id, module_id, user_id, course_id, assets_started, assets_completed,
+                                   first_progress_at, last_progress_at)
+SELECT enrollment_id, module_id, user_id, course_id, assets_started, assets_completed, first_progress_at,
+       last_progress_at
+FROM moved ORDER BY enrollment_id, module_id
+ON CONFLICT (enrollment_id, module_id) DO UPDATE SET
+    assets_started = mp.assets_started + excluded.assets_started,
+    assets_completed = mp.assets_completed + excluded.assets_completed,
+    first_progress_at = least(mp.first_progress_at, excluded.first_progress_at),
+    last_progress_at = greatest(mp.last_progress_at, excluded.last_progress_at)
+"""
 
 
 @cache
@@ -138,34 +184,7 @@ def _progress_statements() -> dict[str, Any]:
     """The progress path's statements, built once per process (each batch only binds its JSON)."""
     facts = _bulk(t.progress_facts, _FACT_COLUMNS).on_conflict_do_nothing()
 
-    ap = _bulk(t.asset_progress, _ASSET_COLUMNS)
-    x, a = ap.excluded, t.asset_progress.c
-    assets = ap.on_conflict_do_update(index_elements=[a.enrollment_id, a.asset_id], set_={
-        "time_spent_seconds": a.time_spent_seconds + x.time_spent_seconds,
-        "progress_percent": case(
-            (_incoming_is_later(t.asset_progress, x, "last_progress_at", "progress_percent", "module_id"),
-             x.progress_percent), else_=a.progress_percent),
-        "first_progress_at": func.least(a.first_progress_at, x.first_progress_at),
-        "last_progress_at": func.greatest(a.last_progress_at, x.last_progress_at),
-    })
-
-    # The module rows of the (enrollment, module) pairs the batch touched, recomputed from their asset rows.
-    pairs = _recordset(t.module_progress, ("enrollment_id", "module_id", "user_id", "course_id"))
-    apc = t.asset_progress.c
-    totals = (
-        select(pairs.c.enrollment_id, pairs.c.module_id, pairs.c.user_id, pairs.c.course_id,
-               func.count().label("assets_started"),
-               func.count().filter(apc.progress_percent >= 100).label("assets_completed"),
-               func.min(apc.first_progress_at).label("first_progress_at"),
-               func.max(apc.last_progress_at).label("last_progress_at"))
-        .select_from(pairs.join(t.asset_progress, and_(apc.enrollment_id == pairs.c.enrollment_id,
-                                                       apc.module_id == pairs.c.module_id)))
-        .group_by(pairs.c.enrollment_id, pairs.c.module_id, pairs.c.user_id, pairs.c.course_id)
-    )
-    mp = insert(t.module_progress).from_select(list(_MODULE_COLUMNS), totals)
-    modules = mp.on_conflict_do_update(
-        index_elements=[t.module_progress.c.enrollment_id, t.module_progress.c.module_id],
-        set_={name: mp.excluded[name] for name in _MODULE_COLUMNS[4:]})
+    assets = text(_ASSETS_AND_MODULES_SQL)
 
     en = _bulk(t.enrollments, _ENROLLMENT_COLUMNS)
     ex, e_ = en.excluded, t.enrollments.c
@@ -188,7 +207,7 @@ def _progress_statements() -> dict[str, Any]:
         "progress_events": c.progress_events + cd.excluded.progress_events,
         "time_spent_seconds": c.time_spent_seconds + cd.excluded.time_spent_seconds})
     return {
-        "facts": facts, "assets": assets, "modules": modules, "enrollments": enrollments, "course_days": course_days,
+        "facts": facts, "assets": assets, "enrollments": enrollments, "course_days": course_days,
         "activity": _bulk(t.activity_days, ("course_id", "user_id", "day")).on_conflict_do_nothing(),
         "user_activity": _bulk(t.user_activity_days, ("user_id", "day")).on_conflict_do_nothing(),
     }
@@ -204,9 +223,6 @@ def _apply_progress(conn: Connection, events: list[ProgressEvent]) -> None:
     folded = fold_progress(events)
     assets = sorted(folded.assets, key=lambda a: (str(a.enrollment_id), str(a.asset_id)))
     _run(conn, sql["assets"], (vars(a) for a in assets))
-    touched = {(str(a.enrollment_id), str(a.module_id)): a for a in assets}
-    _run(conn, sql["modules"], ({"enrollment_id": a.enrollment_id, "module_id": a.module_id, "user_id": a.user_id,
-                                  "course_id": a.course_id} for _, a in sorted(touched.items())))
     _run(conn, sql["enrollments"], (
         {**vars(d), "status": EnrollmentStatus.ACTIVE.value, "enrollment_seen": False,
          "enrolled_at": d.first_activity_at}

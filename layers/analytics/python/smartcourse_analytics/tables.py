@@ -162,7 +162,7 @@ asset_progress = Table(
     Index(None, "course_id", "module_id"),
 )
 
-# Per learner per module, recomputed from the learner's asset rows of the module in the same transaction: the
+# Per learner per module, moved in the same statement as the learner's asset rows by what it changed in them: the
 # module funnel (started = a row, completed = assets_completed >= the module's asset count) and how long the
 # learner has been on a module (at risk: stuck on it).
 module_progress = Table(

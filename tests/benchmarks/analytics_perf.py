@@ -385,7 +385,14 @@ _STATEMENT = re.compile(r"^\s*(?:(INSERT) INTO (\w+)|(UPDATE) (\w+)|(DELETE) FRO
                         re.IGNORECASE | re.DOTALL)
 
 
+_WRITES = re.compile(r"\bINSERT INTO (\w+)", re.IGNORECASE)
+
+
 def statement_label(sql: str) -> str:
+    if sql.lstrip().upper().startswith("WITH"):
+        # A statement of several writes (common table expressions): the tables it writes.
+        tables = list(dict.fromkeys(_WRITES.findall(sql)))
+        return f"WITH … INSERT {', '.join(tables)} … ON CONFLICT DO UPDATE (bulk)"
     match = _STATEMENT.match(sql)
     if match is None:
         return sql.strip().split(None, 1)[0].upper() if sql.strip() else "?"

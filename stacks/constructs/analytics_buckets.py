@@ -18,8 +18,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks import nag
-from stacks.constructs.storage_buckets import private_bucket_settings
+from stacks.constructs.storage_buckets import access_log_bucket, private_bucket_settings
 from stacks.stage_config import StageConfig
 
 # Key layout (the functions' code writes the same): reports/<owner_user_id>/<report_id>.<html|csv>;
@@ -28,7 +27,6 @@ REPORTS_PREFIX = "reports/"
 ARCHIVE_PREFIX = "events/"
 QUERY_RESULTS_PREFIX = "athena/"
 QUERY_RESULT_DAYS = 7  # query results are scratch: re-run the query
-ACCESS_LOG_DAYS = 90
 NONCURRENT_ARCHIVE_DAYS = 30  # an overwritten or deleted archive object can be restored for this long
 INCOMPLETE_UPLOAD_DAYS = 1
 
@@ -46,13 +44,7 @@ class AnalyticsBuckets(Construct):
         super().__init__(scope, construct_id)
         common = private_bucket_settings(config)
 
-        self.access_logs = s3.Bucket(
-            self, "AccessLogs", **common,
-            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(ACCESS_LOG_DAYS))],
-        )
-        nag.suppress(self.access_logs, "AwsSolutions-S1",
-                     "This is the server access log bucket of the reports, archive and query-result buckets; "
-                     "logging it into itself would loop and another log bucket would only move the finding.")
+        self.access_logs = access_log_bucket(self, config, "the reports, archive and query-result buckets")
 
         self.reports = s3.Bucket(
             self, "Reports", **common,

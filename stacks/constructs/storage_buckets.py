@@ -45,6 +45,18 @@ def private_bucket_settings(config: StageConfig) -> dict[str, Any]:
     }
 
 
+def access_log_bucket(scope: Construct, config: StageConfig, of: str) -> s3.Bucket:
+    """The server access log bucket of ``of`` (kept ``ACCESS_LOG_DAYS``)."""
+    bucket = s3.Bucket(
+        scope, "AccessLogs", **private_bucket_settings(config),
+        lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(ACCESS_LOG_DAYS))],
+    )
+    nag.suppress(bucket, "AwsSolutions-S1",
+                 f"This is the server access log bucket of {of}; logging it into itself would loop and another "
+                 "log bucket would only move the finding.")
+    return bucket
+
+
 @dataclass(frozen=True)
 class Buckets:
     """What a function construct needs to grant access to the buckets."""
@@ -58,13 +70,7 @@ class StorageBuckets(Construct):
         super().__init__(scope, construct_id)
         common = private_bucket_settings(config)
 
-        self.access_logs = s3.Bucket(
-            self, "AccessLogs", **common,
-            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(ACCESS_LOG_DAYS))],
-        )
-        nag.suppress(self.access_logs, "AwsSolutions-S1",
-                     "This is the server access log bucket of the content and certificate buckets; logging it "
-                     "into itself would loop and another log bucket would only move the finding.")
+        self.access_logs = access_log_bucket(self, config, "the content and certificate buckets")
 
         self.content = s3.Bucket(
             self, "Content", **common,

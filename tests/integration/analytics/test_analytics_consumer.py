@@ -228,3 +228,26 @@ def test_an_event_spelt_otherwise_than_its_producer_writes_still_applies(handler
         enrolled_at = conn.execute(text("SELECT enrolled_at FROM enrollments WHERE enrollment_id = :e"),
                                    {"e": enrolled.payload["enrollment_id"]}).scalar_one()
     assert bob == 330 and enrolled_at == T0 + days(2)
+
+
+def test_a_later_lower_reading_takes_the_asset_out_of_its_modules_completed_count(handler: Any, db: Engine) -> None:
+    w, ids = small_world()
+    handler(msk_event(*w.events), None)
+
+    def module_row() -> tuple[int, int]:
+        with db.connect() as conn:
+            row = conn.execute(text("SELECT assets_started, assets_completed FROM module_progress "
+                                    "WHERE enrollment_id = :e AND module_id = :m"),
+                               {"e": ids["ea"], "m": ids["course"].modules[0][0]}).one()
+        return int(row[0]), int(row[1])
+
+    assert module_row() == (2, 2)
+    later = World()
+    # The LMS never lowers progress, but the roll-up must follow whatever the latest reading says.
+    later.progress(ids["course"], ids["ea"], ids["ann"], 0, 60.0, 66.67, T0 + days(5))
+    handler(msk_event(*later.events), None)
+    assert module_row() == (2, 1)
+    again = World()
+    again.progress(ids["course"], ids["ea"], ids["ann"], 0, 100.0, 100.0, T0 + days(6))
+    handler(msk_event(*again.events), None)
+    assert module_row() == (2, 2)

@@ -71,9 +71,19 @@ def resolve_period(period_from: date | None, period_to: date | None, *, today: d
         start = period_from
     if start > end:
         raise InvalidPeriod("from", "must not be after 'to'")
-    if (end - start).days + 1 > MAX_PERIOD_DAYS:
-        raise InvalidPeriod("from", f"the period may span at most {MAX_PERIOD_DAYS} days")
+    problem = period_problem(start, end)
+    if problem:
+        raise InvalidPeriod("from", problem)
     return Period(start, end)
+
+
+def period_problem(start: date, end: date) -> str | None:
+    """Why a period (however its ends were chosen) is one the figures cannot cover, or None."""
+    if start < MIN_DATE:
+        return f"the period may not start before {MIN_DATE.isoformat()}"
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        return f"the period may span at most {MAX_PERIOD_DAYS} days"
+    return None
 
 
 def window(end: date, days: int) -> Period:

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from smartcourse_analytics.domain import ReportFormat, ReportStatus, ReportType
-from smartcourse_analytics.metrics import MAX_DATE, MAX_PERIOD_DAYS, MIN_DATE
+from smartcourse_analytics.metrics import MAX_DATE, MIN_DATE
 
 Day = Annotated[date, Field(ge=MIN_DATE, le=MAX_DATE)]
 
@@ -30,11 +30,9 @@ class ReportRequest(BaseModel):
             raise ValueError("course_id is required for a course report")
         if self.type != ReportType.COURSE and self.course_id is not None:
             raise ValueError(f"course_id is only for course reports, not {self.type.value} reports")
-        if self.period_from is not None and self.period_to is not None:
-            if self.period_from > self.period_to:
-                raise ValueError("'from' must not be after 'to'")
-            if (self.period_to - self.period_from).days + 1 > MAX_PERIOD_DAYS:
-                raise ValueError(f"the period may span at most {MAX_PERIOD_DAYS} days")
+        # The span is checked once the missing end is filled in (reports.check_period).
+        if self.period_from is not None and self.period_to is not None and self.period_from > self.period_to:
+            raise ValueError("'from' must not be after 'to'")
         return self
 
 

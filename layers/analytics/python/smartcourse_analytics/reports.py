@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from smartcourse_analytics import report_rendering as rendering
 from smartcourse_analytics import tables as t
 from smartcourse_analytics.domain import CourseStatus, ReportFormat, ReportStatus, ReportType
-from smartcourse_analytics.metrics import MAX_PERIOD_DAYS, MIN_DATE
+from smartcourse_analytics.metrics import period_problem
 from smartcourse_analytics.report_queue import QueueUnavailable, report_key
 from smartcourse_analytics.report_rendering import CourseFigures, ReportFigures
 from smartcourse_analytics.report_schemas import ReportAccepted, ReportList, ReportPeriod, ReportRequest, ReportView
@@ -128,9 +128,7 @@ def default_period(period_from: date | None, period_to: date | None, today: date
 
 def check_period(start: date, end: date) -> None:
     """The period a request resolves to (a default end included) is one the figures can cover, or 422."""
-    message = (f"the period may not start before {MIN_DATE.isoformat()}" if start < MIN_DATE
-               else f"the period may span at most {MAX_PERIOD_DAYS} days"
-               if (end - start).days + 1 > MAX_PERIOD_DAYS else None)
+    message = period_problem(start, end)
     if message:
         raise ValidationFailed(message, [{"loc": ["body", "from"], "msg": message, "type": "value_error"}])
 

@@ -17,20 +17,20 @@ from typing import Any
 
 from smartcourse.db.names import DATABASE_SERVICES, database_name, role_name
 
+from localcloud.pages import PageServer
 from localcloud.services import EMULATOR_ENV, KafkaService, MotoService, PostgresService, free_port
 from localcloud.synth import ROOT, synthesize
 
 log = logging.getLogger("localcloud")
 
+# "app": the pages behind mail links (localcloud.pages); the functions' APP_BASE_URL points at them.
 DEFAULT_PORTS = {"postgres": 5432, "kafka": 9092, "aws": 4566, "lms": 8000, "ai": 8001, "analytics": 8002,
-                 "lambda": 8010}
+                 "lambda": 8010, "app": 3000}
 # One database and one login role per service (smartcourse.db.names); a service's migrations run when
 # migrations/<service>/env.py exists.
 SERVICES = DATABASE_SERVICES
 # The local passwords of the service roles, generated once (state dir, mode 0600).
 ROLE_PASSWORDS_FILE = "db-roles.json"
-# Where links in mail point (the web app's address; no web app runs locally yet). APP_BASE_URL overrides it.
-LOCAL_APP_BASE_URL = "http://127.0.0.1:3000"
 
 
 @dataclass
@@ -162,6 +162,7 @@ class LocalCloud:
         self.kafka = KafkaService(self.ports["kafka"], config.kafka_bootstrap_servers, state / "kafka.log")
         self.moto = MotoService(self.ports["aws"], config.aws_endpoint_url, state / "aws-emulator.log")
         self.runner: Any = None
+        self.pages: PageServer | None = None
         self.seeded: dict[str, Any] = {}
 
     def _port(self, name: str, preferred: int) -> int:
@@ -205,13 +206,18 @@ class LocalCloud:
         cdk_out = synthesize(self.config.cdk_out or self.config.state_dir / "cdk.out", self.config.stage)
         from localcloud.runner import LocalCloudRunner
 
+        # Mail links open these pages unless APP_BASE_URL names another web app. Bound before the functions'
+        # environments are built: they carry its URL (port 0 when the config names none: any free port).
+        pages = self.pages = PageServer(self.ports.get("app", 0), upstream=self.api_urls["lms"])
+        pages.start()
+        self.ports["app"] = pages.port
         overrides = {
             "DATABASE_URL": self.postgres.url,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap,
             "AWS_ENDPOINT_URL": self.moto.endpoint,
             "PUBLIC_BASE_URL": self.api_urls["lms"],
             "ANALYTICS_BASE_URL": self.api_urls["analytics"],
-            "APP_BASE_URL": os.environ.get("APP_BASE_URL") or LOCAL_APP_BASE_URL,
+            "APP_BASE_URL": os.environ.get("APP_BASE_URL") or pages.url,
             **EMULATOR_ENV,
         }
         api_ports = {name: self.ports[name] for name in ("lms", "ai", "analytics")}
@@ -274,6 +280,7 @@ class LocalCloud:
             "kafka": self.kafka.bootstrap,
             "aws": self.moto.endpoint,
             "lambda": self.runner.lambda_url if self.runner is not None else None,
+            "pages": self.pages.url if self.pages is not None else None,
         }
 
     def write_endpoints(self) -> Path:
@@ -282,6 +289,9 @@ class LocalCloud:
         return path
 
     def stop(self) -> None:
+        if self.pages is not None:
+            self.pages.stop()
+            self.pages = None
         if self.runner is not None:
             self.runner.stop()
             self.runner = None

@@ -5,6 +5,7 @@ Every service stack is this class (the LMS and notification stacks add their buc
 * its own code asset and its own two layers (dependencies from its lock, code from its package);
 * a function per catalogue entry, with least-privilege IAM (:class:`ServiceFunction`);
 * an SQS queue (with its dead-letter queue) for every queue its SQS triggers name;
+* a DynamoDB table of ``Idempotency-Key`` records when it has a mutating route;
 * its outbox publisher's async-invoke limits and alarms, when it writes events;
 * its REST API when it has one (LMS, AI, analytics), behind the platform's authorizer (an LMS function,
   referenced by name elsewhere) and serving every function the registry routes to it, whichever service
@@ -29,13 +30,16 @@ from smartcourse.outbox.metrics import OUTBOX_BROKER_UNAVAILABLE, OUTBOX_ROWS_FA
 from smartcourse_lms.catalogue import AUTHORIZER
 
 from stacks import assets, nag
+from stacks.constructs.idempotency_table import idempotency_table, takes_idempotency_key
 from stacks.constructs.service_api import ServiceApi
 from stacks.constructs.service_function import (
     DLQ_RETENTION,
+    LIVE_ALIAS,
     ServiceFunction,
     construct_id,
     dead_letter_alarm,
     function_arn,
+    snap_started,
 )
 from stacks.constructs.service_layers import service_layers
 from stacks.services import APIS, CATALOGUES, api_functions
@@ -47,7 +51,7 @@ VISIBILITY_TIMEOUT_FACTOR = 6  # AWS guidance for Lambda-polled queues: 6 x the 
 MIN_VISIBILITY_TIMEOUT_SECONDS = 30
 # Runs (schedule: one a minute, plus nudges) finding the broker down within 5 minutes before it is an incident.
 OUTBOX_BROKER_DOWN_RUNS = 3
-AUTHORIZER_ALIAS = "live"
+AUTHORIZER_ALIAS = LIVE_ALIAS  # the same alias, whether it carries provisioned concurrency or SnapStart
 
 
 class ServiceStack(Stack):
@@ -71,12 +75,15 @@ class ServiceStack(Stack):
                           if spec.sqs is not None and spec.sqs.queue == name)
             self.queues[name] = self._queue(name, timeout)
 
+        # Idempotency-Key records of the service's mutating routes.
+        self.idempotency_table = (idempotency_table(self, config=config, service=service)
+                                  if any(takes_idempotency_key(spec) for spec in catalogue.functions) else None)
         resources = self.function_resources()
         self.functions: dict[str, ServiceFunction] = {
             spec.name: ServiceFunction(
                 self, construct_id(spec.name), spec=spec, config=config, shared=shared, code=self.code,
                 layers=self.layers, reserved_concurrency=self._reserved_concurrency(spec), queues=self.queues,
-                local=local, **resources,
+                local=local, idempotency_table=self.idempotency_table, **resources,
             )
             for spec in catalogue.functions
         }
@@ -186,9 +193,10 @@ class ServiceStack(Stack):
         provisioned = self.config.authorizer_provisioned_concurrency > 0
         own = self.functions.get(AUTHORIZER.name)
         if own is None:
-            return self._imported_function(scope, AUTHORIZER.name, AUTHORIZER_ALIAS if provisioned else None)
+            aliased = provisioned or snap_started(AUTHORIZER, self.config)
+            return self._imported_function(scope, AUTHORIZER.name, AUTHORIZER_ALIAS if aliased else None)
         if not provisioned:
-            return own.function
+            return own.target
         return lambda_.Alias(
             self, "AuthorizerLive", alias_name=AUTHORIZER_ALIAS, version=own.function.current_version,
             provisioned_concurrent_executions=self.config.authorizer_provisioned_concurrency,
@@ -202,6 +210,8 @@ class ServiceStack(Stack):
         routed: list[tuple[Function, lambda_.IFunction]] = []
         for spec in api_functions(self.service):
             own = self.functions.get(spec.name)
-            routed.append((spec, own.function if own is not None else self._imported_function(container, spec.name)))
+            qualifier = LIVE_ALIAS if snap_started(spec, self.config) else None
+            routed.append((spec, own.target if own is not None
+                           else self._imported_function(container, spec.name, qualifier)))
         return ServiceApi(container, "Api", config=self.config, service=self.service, functions=routed,
                           authorizer_handler=authorizer)

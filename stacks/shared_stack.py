@@ -181,6 +181,8 @@ class SharedStack(Stack):
         )
         # Free gateway endpoint: S3 traffic (reports, certificates, uploads) stays off the NAT.
         vpc.add_gateway_endpoint("S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3)
+        # Likewise DynamoDB (each service's Idempotency-Key records).
+        vpc.add_gateway_endpoint("DynamoDbEndpoint", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB)
         flow_logs = logs.LogGroup(self, "VpcFlowLogs", retention=config.log_retention,
                                   removal_policy=config.removal_policy)
         vpc.add_flow_log(

@@ -29,6 +29,10 @@ class StageConfig:
     default_memory_mb: int  # for functions that keep the catalogue's default size
     reserved_concurrency: int | None  # per API function; None = unreserved (no cap)
     authorizer_provisioned_concurrency: int  # 0 = none; >0 puts the authorizer behind a "live" alias
+    # Lambda SnapStart (published versions behind a "live" alias) for the API and consumer functions; off in
+    # dev, which the local runner synthesizes (it runs $LATEST). Not with provisioned concurrency (the
+    # authorizer's, when set): Lambda takes one or the other.
+    snap_start: bool
     log_level: str
     log_retention: logs.RetentionDays
     # Lifecycle
@@ -110,6 +114,7 @@ _CONFIGS: dict[str, StageConfig] = {
         default_memory_mb=512,
         reserved_concurrency=None,
         authorizer_provisioned_concurrency=0,
+        snap_start=False,
         log_level="INFO",
         log_retention=logs.RetentionDays.ONE_WEEK,
         removal_policy=RemovalPolicy.DESTROY,
@@ -140,6 +145,7 @@ _CONFIGS: dict[str, StageConfig] = {
         default_memory_mb=512,
         reserved_concurrency=10,
         authorizer_provisioned_concurrency=0,
+        snap_start=True,
         log_level="INFO",
         log_retention=logs.RetentionDays.ONE_MONTH,
         removal_policy=RemovalPolicy.DESTROY,
@@ -170,6 +176,7 @@ _CONFIGS: dict[str, StageConfig] = {
         default_memory_mb=1024,
         reserved_concurrency=25,
         authorizer_provisioned_concurrency=2,
+        snap_start=True,
         log_level="INFO",
         log_retention=logs.RetentionDays.ONE_YEAR,
         removal_policy=RemovalPolicy.RETAIN,

@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_ai.catalogue import function
+from smartcourse_ai.deferred import get_course_ai
 from smartcourse_ai.schemas import CourseSettingsBody, CourseSettingsResponse
-from smartcourse_ai.service import get_course_ai
 
 app = make_resolver()
 

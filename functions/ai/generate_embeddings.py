@@ -7,8 +7,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_ai.catalogue import function
+from smartcourse_ai.deferred import get_course_ai
 from smartcourse_ai.schemas import GenerateEmbeddingsResponse
-from smartcourse_ai.service import get_course_ai
 
 FUNCTION = function("ai-generate-embeddings")
 app = make_resolver()

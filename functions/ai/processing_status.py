@@ -6,9 +6,9 @@ from typing import Any
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_ai.catalogue import function
+from smartcourse_ai.deferred import get_course_ai
 from smartcourse_ai.domain import IndexStatus
 from smartcourse_ai.schemas import ProcessingStatusResponse
-from smartcourse_ai.service import get_course_ai
 
 FUNCTION = function("ai-processing-status")
 app = make_resolver()

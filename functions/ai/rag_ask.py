@@ -5,10 +5,9 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
-from smartcourse_ai.assistant import sources
 from smartcourse_ai.catalogue import function
+from smartcourse_ai.deferred import get_assistant, sources
 from smartcourse_ai.schemas import AskRequest, AskResponse
-from smartcourse_ai.service import get_assistant
 
 FUNCTION = function("ai-rag-ask")
 app = make_resolver()

@@ -12,8 +12,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_ai.catalogue import function
+from smartcourse_ai.deferred import get_assistant
 from smartcourse_ai.schemas import AskRequest
-from smartcourse_ai.service import get_assistant
 
 FUNCTION = function("ai-rag-ask-stream")
 app = make_resolver()

@@ -6,8 +6,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_ai.catalogue import function
+from smartcourse_ai.deferred import get_assistant
 from smartcourse_ai.schemas import SearchRequest, SearchResponse, SearchResult
-from smartcourse_ai.service import get_assistant
 
 FUNCTIONS = (function("ai-search"), function("ai-content-search"))
 app = make_resolver()

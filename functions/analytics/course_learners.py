@@ -7,8 +7,8 @@ from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse.pagination import DEFAULT_LIMIT, Limit, Offset
 from smartcourse_analytics.catalogue import function
+from smartcourse_analytics.deferred import get_analytics
 from smartcourse_analytics.schemas import CourseLearnersResponse
-from smartcourse_analytics.service import get_analytics
 
 FUNCTION = function("analytics-course-learners")
 app = make_resolver()

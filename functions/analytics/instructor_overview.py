@@ -5,8 +5,8 @@ from typing import Any
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_analytics.catalogue import function
+from smartcourse_analytics.deferred import get_analytics
 from smartcourse_analytics.schemas import InstructorOverviewResponse
-from smartcourse_analytics.service import get_analytics
 
 FUNCTION = function("analytics-instructor-overview")
 app = make_resolver()

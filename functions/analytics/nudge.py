@@ -10,8 +10,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_analytics.catalogue import function
+from smartcourse_analytics.deferred import get_analytics
 from smartcourse_analytics.schemas import NudgeRequest, NudgeResponse
-from smartcourse_analytics.service import get_analytics
 
 FUNCTION = function("analytics-nudge")
 app = make_resolver()

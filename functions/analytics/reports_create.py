@@ -7,8 +7,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_analytics.catalogue import function
+from smartcourse_analytics.deferred import get_reports
 from smartcourse_analytics.report_schemas import ReportAccepted, ReportRequest
-from smartcourse_analytics.reports import get_reports
 
 FUNCTION = function("analytics-reports-create")
 app = make_resolver()

@@ -6,8 +6,8 @@ from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse.pagination import DEFAULT_LIMIT, Limit, Offset
 from smartcourse_analytics.catalogue import function
+from smartcourse_analytics.deferred import get_reports
 from smartcourse_analytics.report_schemas import ReportList
-from smartcourse_analytics.reports import get_reports
 
 FUNCTION = function("analytics-reports-list")
 app = make_resolver()

@@ -5,8 +5,8 @@ from typing import Any
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_notification.catalogue import function
+from smartcourse_notification.deferred import get_notification_service
 from smartcourse_notification.schemas import PreferencesOut
-from smartcourse_notification.service import get_notification_service
 
 FUNCTION = function("notification-get-preferences")
 app = make_resolver()

@@ -7,8 +7,8 @@ from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse.pagination import DEFAULT_LIMIT, Limit, Offset
 from smartcourse_notification.catalogue import function
+from smartcourse_notification.deferred import get_notification_service
 from smartcourse_notification.schemas import NotificationOut, NotificationPageOut
-from smartcourse_notification.service import get_notification_service
 
 FUNCTION = function("notification-list-mine")
 app = make_resolver()

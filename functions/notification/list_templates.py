@@ -6,8 +6,8 @@ from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse.pagination import DEFAULT_LIMIT, Limit, Offset
 from smartcourse_notification.catalogue import function
+from smartcourse_notification.deferred import list_templates
 from smartcourse_notification.schemas import TemplateOut, TemplatePageOut
-from smartcourse_notification.service import list_templates
 
 FUNCTION = function("notification-list-templates")
 app = make_resolver()

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler import Response
 from smartcourse.http import make_resolver, no_content, principal, route
 from smartcourse.observability import observed
 from smartcourse_notification.catalogue import function
-from smartcourse_notification.service import get_notification_service
+from smartcourse_notification.deferred import get_notification_service
 
 FUNCTION = function("notification-mark-read")
 app = make_resolver()

@@ -6,8 +6,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_notification.catalogue import function
+from smartcourse_notification.deferred import preview_template
 from smartcourse_notification.schemas import PreviewOut, PreviewRequest
-from smartcourse_notification.service import preview_template
 
 FUNCTION = function("notification-preview-template")
 app = make_resolver()

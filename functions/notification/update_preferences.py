@@ -6,8 +6,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_notification.catalogue import function
+from smartcourse_notification.deferred import get_notification_service
 from smartcourse_notification.schemas import PreferencesOut, PreferencesUpdate
-from smartcourse_notification.service import get_notification_service
 
 FUNCTION = function("notification-update-preferences")
 app = make_resolver()

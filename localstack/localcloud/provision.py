@@ -1,7 +1,8 @@
 """Create the template's stateful resources in the local stand-ins and resolve intrinsics to local values.
 
-Queues (with their redrive policy), buckets, secrets, SNS topics, SES
-identities (verified) and configuration sets go to the AWS emulator (moto);
+Queues (with their redrive policy), buckets, DynamoDB tables (with their TTL),
+secrets, SNS topics, SES identities (verified) and configuration sets go to the
+AWS emulator (moto);
 Kafka topics named by event source mappings go to the broker. An MSK cluster
 gets a local ARN; custom resources are not run, so their attributes stay
 unresolved (the runner's overrides, e.g. KAFKA_BOOTSTRAP_SERVERS, replace
@@ -30,7 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from localcloud.template import CloudTemplate, LambdaFunction, Queue, qid
+from localcloud.template import CloudTemplate, LambdaFunction, Queue, Table, qid
 
 log = logging.getLogger("localcloud.provision")
 
@@ -126,6 +127,12 @@ class LocalResources:
             arn = (f"arn:aws:kafka:{self.region}:{ACCOUNT_ID}:cluster/{name}/"
                    f"{uuid.uuid5(uuid.NAMESPACE_URL, cluster_qid)}-s1")
             self.attributes[cluster_qid] = {"Ref": arn, "Arn": arn}
+        for table in self.model.tables.values():
+            stack, _, lid = table.qid.partition("/")
+            name = str(self.resolve(stack, table.name)) if table.name else _physical_name(
+                stack, lid, allowed="A-Za-z0-9_.-", max_len=255)
+            arn = f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{name}"
+            self.attributes[table.qid] = {"Ref": name, "Arn": arn}
         for identity_qid, identity in self.model.email_identities.items():
             value = str(self.resolve(identity_qid.partition("/")[0], identity))
             self.attributes[identity_qid] = {"Ref": value}
@@ -153,14 +160,15 @@ class LocalResources:
 
     def provision(self) -> None:
         model = self.model
-        needs_aws = (model.queues or model.buckets or model.secrets or model.topics or model.email_identities
-                     or model.configuration_sets)
+        needs_aws = (model.queues or model.buckets or model.tables or model.secrets or model.topics
+                     or model.email_identities or model.configuration_sets)
         if needs_aws and not self.aws_endpoint:
-            log.warning("no AWS endpoint (AWS_ENDPOINT_URL): queues, buckets, secrets, topics and SES identities "
-                        "are not created")
+            log.warning("no AWS endpoint (AWS_ENDPOINT_URL): queues, buckets, tables, secrets, topics and SES "
+                        "identities are not created")
         elif needs_aws:
             self._queues()
             self._buckets()
+            self._tables()
             self._secrets()
             self._sns_topics()
             self._ses()
@@ -214,6 +222,25 @@ class LocalResources:
                 "CreateBucketConfiguration": {"LocationConstraint": self.region}}
             with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
                 s3.create_bucket(Bucket=name, **extra)
+
+    def _tables(self) -> None:
+        if not self.model.tables:
+            return
+        dynamodb = self.client("dynamodb")
+        for table in self.model.tables.values():
+            self._table(dynamodb, table)
+
+    def _table(self, dynamodb: Any, table: Table) -> None:
+        name = self.attributes[table.qid]["Ref"]
+        # Every table is on-demand locally (capacity means nothing to the emulator).
+        with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
+            dynamodb.create_table(TableName=name, KeySchema=table.key_schema,
+                                  AttributeDefinitions=table.attribute_definitions, BillingMode="PAY_PER_REQUEST")
+        current = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        if table.ttl_attribute and current.get("TimeToLiveStatus") != "ENABLED":  # enabling twice is an error
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                "Enabled": True, "AttributeName": table.ttl_attribute})
+        log.info("table %s ready", name)
 
     def _sns_topics(self) -> None:
         if not self.model.topics:

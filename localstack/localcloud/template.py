@@ -161,6 +161,17 @@ class Bucket:
 
 
 @dataclass
+class Table:
+    """A DynamoDB table: its name (raw) and the properties the emulator needs to create it."""
+
+    qid: str
+    name: Any  # TableName (raw) or None
+    key_schema: list[dict[str, Any]]
+    attribute_definitions: list[dict[str, Any]]
+    ttl_attribute: str | None
+
+
+@dataclass
 class Topic:
     qid: str
     name: Any  # TopicName (raw) or None
@@ -178,6 +189,7 @@ class CloudTemplate:
     secrets: dict[str, Secret] = field(default_factory=dict)
     buckets: dict[str, Bucket] = field(default_factory=dict)
     topics: dict[str, Topic] = field(default_factory=dict)
+    tables: dict[str, Table] = field(default_factory=dict)
     email_identities: dict[str, Any] = field(default_factory=dict)  # qid -> EmailIdentity (raw): address or domain
     configuration_sets: dict[str, Any] = field(default_factory=dict)  # qid -> Name (raw) or None
     kafka_clusters: dict[str, Any] = field(default_factory=dict)  # qid -> ClusterName (raw) or None
@@ -344,6 +356,12 @@ def _load_stack(model: CloudTemplate, stack: Stack) -> None:
                                                      props.get("GenerateSecretString"), props.get("SecretString"))
     for lid, props in stack.of_type("AWS::S3::Bucket"):
         model.buckets[qid(stack.name, lid)] = Bucket(qid(stack.name, lid), props.get("BucketName"))
+    for lid, props in stack.of_type("AWS::DynamoDB::Table"):
+        ttl = props.get("TimeToLiveSpecification") or {}
+        model.tables[qid(stack.name, lid)] = Table(
+            qid(stack.name, lid), props.get("TableName"), list(props.get("KeySchema") or []),
+            list(props.get("AttributeDefinitions") or []),
+            str(ttl["AttributeName"]) if _truthy(ttl.get("Enabled")) and ttl.get("AttributeName") else None)
     for lid, props in stack.of_type("AWS::SNS::Topic"):
         model.topics[qid(stack.name, lid)] = Topic(qid(stack.name, lid), props.get("TopicName"),
                                                    _truthy(props.get("FifoTopic")))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, CfnElement, Duration, Fn, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -32,12 +33,14 @@ from smartcourse.observability import METRICS_NAMESPACE
 from smartcourse_ai.catalogue import INDEX_QUEUE
 from smartcourse_analytics.catalogue import REPORT_QUEUE
 from smartcourse_events.topics import ALL_TOPICS
+from smartcourse_lms.catalogue import AUTHORIZER
 from smartcourse_notification.catalogue import SEND_QUEUE
 
 from stacks import nag, services
 from stacks.assets import ARCHITECTURE, FUNCTION_METADATA_KEY, RUNTIME
 from stacks.constructs.analytics_buckets import ARCHIVE_PREFIX, REPORTS_PREFIX, AnalyticsStorage
 from stacks.constructs.event_cluster import EventBackbone
+from stacks.constructs.idempotency_table import TABLE_ACTIONS, TABLE_VARIABLE, takes_idempotency_key
 from stacks.constructs.storage_buckets import CERTIFICATE_PREFIX, CONTENT_PREFIX, Buckets
 from stacks.shared_resources import SharedResources
 from stacks.stage_config import StageConfig
@@ -48,6 +51,9 @@ DLQ_RETENTION = Duration.days(14)
 SCHEDULE_RETRY_ATTEMPTS = 2
 SCHEDULE_MAX_EVENT_AGE = Duration.minutes(5)
 JWT_ISSUER = "smartcourse"
+# With SnapStart, what invokes a function (API Gateway, the authorizers, event source mappings, schedules) invokes
+# this alias of its latest published version: snapshots are taken of versions, never of $LATEST.
+LIVE_ALIAS = "live"
 _CATALOGUE_DEFAULT_MEMORY = next(f.default for f in dataclasses.fields(catalogue.Function) if f.name == "memory_mb")
 
 # Lambda needs these to attach to a VPC; EC2 does not support resource-level permissions for them.
@@ -99,6 +105,17 @@ class MailSender:
 def construct_id(name: str) -> str:
     """``lms-auth-register`` -> ``LmsAuthRegister``."""
     return "".join(part.capitalize() for part in name.split("-"))
+
+
+def snap_started(spec: catalogue.Function, config: StageConfig) -> bool:
+    """Whether ``spec`` runs with Lambda SnapStart in ``config``'s stage: the functions a request or an event
+    waits on (routes, the authorizer, Kafka and SQS consumers), unless provisioned concurrency keeps them warm
+    (the authorizer's, when the stage sets it: Lambda takes one or the other)."""
+    if not config.snap_start:
+        return False
+    if spec.name == AUTHORIZER.name:
+        return config.authorizer_provisioned_concurrency == 0
+    return bool(spec.routes) or spec.kafka is not None or spec.sqs is not None
 
 
 def memory_for(spec: catalogue.Function, config: StageConfig) -> int:
@@ -197,6 +214,7 @@ class ServiceFunction(Construct):
         ai_provider: AiProvider | None = None,
         analytics_storage: AnalyticsStorage | None = None,
         local: bool = False,
+        idempotency_table: dynamodb.ITable | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
@@ -377,6 +395,15 @@ class ServiceFunction(Construct):
             environment["ANALYTICS_REPORT_QUEUE_URL"] = report_queue.queue_url
         # (The reports bucket and the event archive: BUCKET_GRANTS.)
 
+        # --- Idempotency-Key records (a mutating route: smartcourse.idempotency) ----------------------------------
+        if takes_idempotency_key(spec):
+            if idempotency_table is None:
+                raise ValueError(f"{spec.name}: a mutating route needs its service's idempotency table "
+                                 "(ServiceFunction(idempotency_table=...))")
+            statements.append(iam.PolicyStatement(actions=list(TABLE_ACTIONS),
+                                                  resources=[idempotency_table.table_arn]))
+            environment[TABLE_VARIABLE] = idempotency_table.table_name
+
         # --- SQS trigger ---------------------------------------------------------------------------------------
         trigger_queue: sqs.IQueue | None = None
         if spec.sqs is not None:
@@ -447,6 +474,7 @@ class ServiceFunction(Construct):
             vpc=shared.vpc if in_vpc else None,
             vpc_subnets=shared.function_subnets if in_vpc else None,
             security_groups=[shared.function_security_group] if in_vpc else None,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_started(spec, config) else None,
         )
         # The role's policies must exist before Lambda validates VPC access / first invocations.
         self.function.node.add_dependency(self.role)
@@ -456,13 +484,21 @@ class ServiceFunction(Construct):
         nag.suppress(self.function, "AwsSolutions-L1",
                      "Python 3.12 is deliberate: the dependency layer is built for cp312 / arm64 and the runtime "
                      "is supported by Lambda; upgrades move the layer and runtime together.")
+        # What triggers invoke: the "live" alias with SnapStart (a new version is published when the function
+        # changes), else the function itself ($LATEST, as the local runner runs it).
+        self.alias: lambda_.Alias | None = None
+        self.target: lambda_.IFunction = self.function
+        if snap_started(spec, config):
+            self.alias = lambda_.Alias(self, "Live", alias_name=LIVE_ALIAS, version=self.function.current_version)
+            self.target = self.alias
+        mapped_name = self.alias.function_arn if self.alias is not None else self.function.function_name
 
         self.event_source_mappings: list[lambda_.CfnEventSourceMapping] = []
         if spec.kafka is not None:
             for topic in spec.kafka.topics:
                 mapping = lambda_.CfnEventSourceMapping(
                     self, f"Kafka{_pascal(topic)}",
-                    function_name=self.function.function_name,
+                    function_name=mapped_name,
                     event_source_arn=events.cluster_arn,
                     topics=[topic],
                     starting_position=spec.kafka.starting_position,
@@ -476,7 +512,7 @@ class ServiceFunction(Construct):
         if spec.sqs is not None and trigger_queue is not None:
             mapping = lambda_.CfnEventSourceMapping(
                 self, "Queue",
-                function_name=self.function.function_name,
+                function_name=mapped_name,
                 event_source_arn=trigger_queue.queue_arn,
                 batch_size=spec.sqs.batch_size,
                 function_response_types=["ReportBatchItemFailures"] if spec.sqs.report_batch_item_failures else None,
@@ -533,7 +569,7 @@ class ServiceFunction(Construct):
             }),
             description=f"EventBridge Scheduler: invokes {function_name} only",
             inline_policies={"invoke": iam.PolicyDocument(statements=[
-                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn]),
+                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.target.function_arn]),
             ])},
         )
         return scheduler.CfnSchedule(
@@ -544,7 +580,7 @@ class ServiceFunction(Construct):
             flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
             state="ENABLED",
             target=scheduler.CfnSchedule.TargetProperty(
-                arn=self.function.function_arn,
+                arn=self.target.function_arn,
                 role_arn=role.role_arn,
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
                     maximum_retry_attempts=SCHEDULE_RETRY_ATTEMPTS,

@@ -35,6 +35,7 @@ from smartcourse_notification.catalogue import SEND_QUEUE
 
 from stacks import services
 from stacks.app_builder import SmartCourseApp, build, cdk_json_context
+from stacks.constructs.service_function import snap_started
 from stacks.service_stack import MAX_RECEIVE_COUNT, ServiceStack
 from stacks.services import ALL_FUNCTIONS, APIS, CATALOGUES, api_functions, outbox_publisher
 from stacks.stage_config import StageConfig, stage_config
@@ -43,7 +44,9 @@ pytestmark = pytest.mark.infrastructure
 
 ROOT = Path(__file__).resolve().parents[2]
 RETENTION_DAYS = {"dev": 7, "prod": 365}
-MAX_RESOURCES = 300  # per template of a prod synth, nested stacks included (CloudFormation's hard limit is 500)
+# Per template of a prod synth, nested stacks included (CloudFormation's hard limit is 500). SnapStart adds a
+# published version and a "live" alias to each API and consumer function: ~110 resources in the LMS stack.
+MAX_RESOURCES = 400
 DB_ADMIN_USER = "smartcourse_admin"
 PROXY_PORT = "5432"
 DOCS_PATHS = ("/openapi.json", "/docs", "/docs.js", "/docs.css")
@@ -204,6 +207,12 @@ class Synth:
         if match is None:
             return None
         return match.group(1) if match.group(2) is None else f"{match.group(1)}:{match.group(2)}"
+
+    def invoked(self, spec: Function) -> str:
+        """What API Gateway, the authorizers, mappings and schedules invoke for ``spec`` (as :meth:`function_key`
+        names it): its ``live`` alias with SnapStart or provisioned concurrency, else the function."""
+        provisioned = spec.name == AUTHORIZER.name and self.config.authorizer_provisioned_concurrency > 0
+        return f"{spec.name}:live" if provisioned or snap_started(spec, self.config) else spec.name
 
     def by_name(self, view: View, expr: Any) -> bool:
         """True when ``expr`` designates its function by name only (no reference to any resource)."""
@@ -506,7 +515,7 @@ def test_no_cdk_nag_findings(synth: Synth) -> None:
 
 
 def test_stacks_fit_the_resource_limit(prod: Synth) -> None:
-    """Every template of a prod synth, nested stacks included, stays under 300 resources."""
+    """Every template of a prod synth, nested stacks included, stays under 400 resources."""
     counts = {view.name: len(view.resources) for view in prod.views}
     assert len(counts) == len(prod.stacks) + len(APIS)
     assert all(count < MAX_RESOURCES for count in counts.values()), counts
@@ -643,11 +652,11 @@ def _check_routes(synth: Synth, service: Service, routed: Sequence[Function]) ->
         props = wired[(method, path)]
         integration = props["Integration"]
         assert integration["Type"] == "AWS_PROXY" and integration["IntegrationHttpMethod"] == "POST"
-        assert synth.function_key(api, integration["Uri"]) == spec.name, (method, path)
+        assert synth.function_key(api, integration["Uri"]) == synth.invoked(spec), (method, path)
         # Another service's function (the notification routes on the LMS API) is named, never referenced.
         assert synth.by_name(api, integration["Uri"]) == (spec.service is not service), (method, path)
         # API Gateway may invoke it for this method only.
-        assert permissions.get(method + re.sub(r"\{[^}]+\}", "*", path)) == spec.name, (method, path)
+        assert permissions.get(method + re.sub(r"\{[^}]+\}", "*", path)) == synth.invoked(spec), (method, path)
         route = next(r for r in spec.routes if (r.method.upper(), r.path) == (method, path))
         if route.authorized:
             assert props["AuthorizationType"] == "CUSTOM", route
@@ -683,8 +692,8 @@ def test_ai_and_analytics_serve_health_and_docs_publicly(synth: Synth) -> None:
             if (method, path) not in HEALTH_AND_DOCS:
                 continue
             assert props["AuthorizationType"] == "NONE" and "AuthorizerId" not in props, (service, path)
-            wanted = f"{service}-health" if path == "/health" else f"{service}-docs"
-            assert synth.function_key(api, props["Integration"]["Uri"]) == wanted, (service, method, path)
+            wanted = services.function(f"{service}-health" if path == "/health" else f"{service}-docs")
+            assert synth.function_key(api, props["Integration"]["Uri"]) == synth.invoked(wanted), (service, path)
 
 
 @pytest.mark.parametrize("service", [Service.AI, Service.ANALYTICS])
@@ -714,7 +723,7 @@ def _check_authorizers(synth: Synth, service: Service) -> None:
     ids = _authorizers(api)
     assert ids, service
     provisioned = synth.config.authorizer_provisioned_concurrency
-    wanted = AUTHORIZER.name + (":live" if provisioned else "")
+    wanted = synth.invoked(AUTHORIZER)
     for kind, lid in ids.items():
         props = api.resources[lid]["Properties"]
         assert props["Type"] == "REQUEST"
@@ -736,17 +745,17 @@ def _check_authorizers(synth: Synth, service: Service) -> None:
         ]
         assert len(granted) == 1 and granted[0]["Principal"] == "apigateway.amazonaws.com", (service, kind)
     lms = synth.services[Service.LMS]
-    aliases = [r["Properties"] for r in lms.of_type("AWS::Lambda::Alias").values()]
+    aliases = [r["Properties"] for r in lms.of_type("AWS::Lambda::Alias").values()
+               if synth.function_key(lms, r["Properties"]["FunctionName"]) == AUTHORIZER.name]
     if provisioned:
         [alias] = aliases
         assert alias["Name"] == "live"
         assert alias["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": provisioned}
-        assert synth.function_key(lms, alias["FunctionName"]) == AUTHORIZER.name
+    elif snap_started(AUTHORIZER, synth.config):
+        [alias] = aliases
+        assert alias["Name"] == "live" and "ProvisionedConcurrencyConfig" not in alias
     else:
         assert aliases == []
-    for view in synth.views:
-        if view is not lms:
-            assert view.of_type("AWS::Lambda::Alias") == {}, view.name
 
 
 def test_authorizer(synth: Synth) -> None:
@@ -1399,10 +1408,11 @@ def test_kafka_triggers(synth: Synth) -> None:
         assert all(len(m["Topics"]) == 1 for m in mappings)
         found = {(str(synth.function_key(view, m["FunctionName"])), str(m["Topics"][0])): m for m in mappings}
         assert len(found) == len(mappings)
-        wanted = {(f.name, t): f for f in consumers() if synth.home(f) is view for t in declared_topics(f)}
+        wanted = {(synth.invoked(f), t): f for f in consumers() if synth.home(f) is view for t in declared_topics(f)}
         assert set(found) == set(wanted), view.name
-        for (name, topic), props in found.items():
-            spec = wanted[(name, topic)]
+        for (key, topic), props in found.items():
+            spec = wanted[(key, topic)]
+            name = spec.name
             assert spec.kafka is not None
             assert resource_key(synth, view, props["EventSourceArn"]) == CLUSTER
             assert props["StartingPosition"] == spec.kafka.starting_position
@@ -1458,7 +1468,7 @@ def test_sqs_trigger(synth: Synth) -> None:
         assert spec.sqs is not None
         view = synth.home(spec)
         [mapping] = [r["Properties"] for r in view.of_type("AWS::Lambda::EventSourceMapping").values()
-                     if synth.function_key(view, r["Properties"]["FunctionName"]) == spec.name]
+                     if synth.function_key(view, r["Properties"]["FunctionName"]) == synth.invoked(spec)]
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert mapping["BatchSize"] == spec.sqs.batch_size
         queue_name = synth.full_name(spec.sqs.queue)
@@ -1475,7 +1485,7 @@ def test_schedules(synth: Synth) -> None:
     for view in synth.views:
         schedules = [r["Properties"] for r in view.of_type("AWS::Scheduler::Schedule").values()]
         assert {synth.function_key(view, s["Target"]["Arn"]): s["ScheduleExpression"] for s in schedules} == {
-            f.name: f.schedule.expression for f in ALL_FUNCTIONS if f.schedule and synth.home(f) is view}
+            synth.invoked(f): f.schedule.expression for f in ALL_FUNCTIONS if f.schedule and synth.home(f) is view}
         for props in schedules:
             target = props["Target"]
             assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}

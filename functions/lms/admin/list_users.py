@@ -8,8 +8,8 @@ from smartcourse.observability import observed
 from smartcourse.pagination import DEFAULT_LIMIT, Limit, Offset
 from smartcourse_lms.auth.domain import Role, UserStatus
 from smartcourse_lms.auth.schemas import UserOut, UserPageOut
-from smartcourse_lms.auth.service import get_auth_service
 from smartcourse_lms.catalogue import function
+from smartcourse_lms.deferred import get_auth_service
 
 FUNCTION = function("lms-admin-list-users")
 app = make_resolver()

@@ -8,8 +8,8 @@ from smartcourse.http import make_resolver, principal, require_role, route
 from smartcourse.observability import observed
 from smartcourse_lms.auth.domain import Role
 from smartcourse_lms.auth.schemas import UserOut, UserUpdateRequest
-from smartcourse_lms.auth.service import get_auth_service
 from smartcourse_lms.catalogue import function
+from smartcourse_lms.deferred import get_auth_service
 
 FUNCTION = function("lms-admin-update-user")
 app = make_resolver()

@@ -6,8 +6,8 @@ from typing import Any
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_lms.assets.schemas import ContentOut
-from smartcourse_lms.assets.service import get_asset_service
 from smartcourse_lms.catalogue import function
+from smartcourse_lms.deferred import get_asset_service
 
 FUNCTION = function("lms-assets-get-content")
 app = make_resolver()

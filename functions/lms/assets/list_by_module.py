@@ -7,8 +7,8 @@ from smartcourse.http import make_resolver, optional_principal, route
 from smartcourse.observability import observed
 from smartcourse.pagination import DEFAULT_LIMIT, Limit, Offset
 from smartcourse_lms.assets.schemas import AssetOut, AssetPageOut
-from smartcourse_lms.assets.service import get_asset_service
 from smartcourse_lms.catalogue import function
+from smartcourse_lms.deferred import get_asset_service
 
 FUNCTION = function("lms-assets-list-by-module")
 app = make_resolver()

@@ -24,7 +24,7 @@ from smartcourse.http import status_of, validation_entries
 from smartcourse.observability import observed
 from smartcourse_lms.assets.quiz import SaveQuizRequest
 from smartcourse_lms.assets.schemas import AssetOut
-from smartcourse_lms.assets.service import get_asset_service
+from smartcourse_lms.deferred import get_asset_service
 
 INVALID = "Invalid save-quiz request"
 

@@ -7,8 +7,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_lms.assets.schemas import UploadUrlOut, UploadUrlRequest
-from smartcourse_lms.assets.service import get_asset_service
 from smartcourse_lms.catalogue import function
+from smartcourse_lms.deferred import get_asset_service
 
 FUNCTION = function("lms-assets-upload-url")
 app = make_resolver()

@@ -16,7 +16,7 @@ from typing import Any
 
 from smartcourse.errors import NotFound
 from smartcourse.observability import observed
-from smartcourse_lms.auth.service import get_auth_service
+from smartcourse_lms.deferred import get_auth_service
 
 PURPOSES = ("email_verification", "password_reset")
 

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from smartcourse.http import make_resolver, route, source_ip
 from smartcourse.observability import observed
 from smartcourse_lms.auth.schemas import LoginRequest, TokenOut
-from smartcourse_lms.auth.service import get_auth_service
 from smartcourse_lms.catalogue import function
+from smartcourse_lms.deferred import get_auth_service
 
 FUNCTION = function("lms-auth-login")
 app = make_resolver()

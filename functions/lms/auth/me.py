@@ -5,8 +5,8 @@ from typing import Any
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_lms.auth.schemas import UserOut
-from smartcourse_lms.auth.service import get_auth_service
 from smartcourse_lms.catalogue import function
+from smartcourse_lms.deferred import get_auth_service
 
 FUNCTION = function("lms-auth-me")
 app = make_resolver()

@@ -7,8 +7,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, no_content, route
 from smartcourse.observability import observed
 from smartcourse_lms.auth.schemas import ResetPasswordRequest
-from smartcourse_lms.auth.service import get_auth_service
 from smartcourse_lms.catalogue import function
+from smartcourse_lms.deferred import get_auth_service
 
 FUNCTION = function("lms-auth-password-reset")
 app = make_resolver()

@@ -6,8 +6,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, route
 from smartcourse.observability import observed
 from smartcourse_lms.auth.schemas import UserOut, VerifyEmailRequest
-from smartcourse_lms.auth.service import get_auth_service
 from smartcourse_lms.catalogue import function
+from smartcourse_lms.deferred import get_auth_service
 
 FUNCTION = function("lms-auth-verify-email")
 app = make_resolver()

@@ -5,8 +5,8 @@ from typing import Any
 from smartcourse.http import make_resolver, route
 from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
+from smartcourse_lms.deferred import get_enrollment_service
 from smartcourse_lms.enrollments.schemas import CertificateVerificationOut
-from smartcourse_lms.enrollments.service import get_enrollment_service
 
 FUNCTION = function("lms-certificates-verify")
 app = make_resolver()

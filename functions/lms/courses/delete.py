@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler import Response
 from smartcourse.http import make_resolver, no_content, principal, route
 from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
-from smartcourse_lms.courses.service import get_course_service
+from smartcourse_lms.deferred import get_course_service
 
 FUNCTION = function("lms-courses-delete")
 app = make_resolver()

@@ -13,7 +13,7 @@ from smartcourse_lms.courses.schemas import (
     CourseOut,
     CoursePageOut,
 )
-from smartcourse_lms.courses.service import get_course_service
+from smartcourse_lms.deferred import get_course_service
 from smartcourse_lms.learning.courses import CourseStatus, Level
 
 FUNCTION = function("lms-courses-list")

@@ -8,7 +8,7 @@ from smartcourse.observability import observed
 from smartcourse.pagination import DEFAULT_LIMIT, Limit, Offset
 from smartcourse_lms.catalogue import function
 from smartcourse_lms.courses.schemas import CourseOut, CoursePageOut
-from smartcourse_lms.courses.service import get_course_service
+from smartcourse_lms.deferred import get_course_service
 
 FUNCTION = function("lms-courses-list-prerequisites")
 app = make_resolver()

@@ -8,8 +8,8 @@ from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse.pagination import DEFAULT_LIMIT, Limit, Offset
 from smartcourse_lms.catalogue import function
+from smartcourse_lms.deferred import get_enrollment_service
 from smartcourse_lms.enrollments.schemas import EnrollmentOut, EnrollmentPageOut
-from smartcourse_lms.enrollments.service import get_enrollment_service
 from smartcourse_lms.learning.enrollments import EnrollmentStatus
 
 FUNCTION = function("lms-enrollments-list-by-user")

@@ -7,8 +7,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
+from smartcourse_lms.deferred import get_enrollment_service
 from smartcourse_lms.enrollments.schemas import EnrollmentOut, EnrollmentUpdateRequest
-from smartcourse_lms.enrollments.service import get_enrollment_service
 from smartcourse_lms.learning.enrollments import EnrollmentStatus
 
 FUNCTIONS = (function("lms-enrollments-put"), function("lms-enrollments-patch"))

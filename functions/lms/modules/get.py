@@ -7,7 +7,7 @@ from smartcourse.http import make_resolver, optional_principal, route
 from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
 from smartcourse_lms.courses.schemas import ModuleOut
-from smartcourse_lms.courses.service import get_course_service
+from smartcourse_lms.deferred import get_course_service
 
 FUNCTION = function("lms-modules-get")
 app = make_resolver()

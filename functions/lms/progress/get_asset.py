@@ -6,8 +6,8 @@ from typing import Any
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
+from smartcourse_lms.deferred import get_enrollment_service
 from smartcourse_lms.enrollments.schemas import AssetProgressOut
-from smartcourse_lms.enrollments.service import get_enrollment_service
 
 FUNCTION = function("lms-progress-get-asset")
 app = make_resolver()

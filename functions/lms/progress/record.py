@@ -7,8 +7,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from smartcourse.http import make_resolver, principal, route
 from smartcourse.observability import observed
 from smartcourse_lms.catalogue import function
+from smartcourse_lms.deferred import get_enrollment_service
 from smartcourse_lms.enrollments.schemas import ProgressRequest, ProgressUpdateOut
-from smartcourse_lms.enrollments.service import get_enrollment_service
 
 FUNCTION = function("lms-progress-record")
 app = make_resolver()

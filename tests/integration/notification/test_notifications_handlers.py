@@ -254,3 +254,19 @@ def test_preview_errors() -> None:
     assert call("preview-template", student(), path_params={"name": "password_reset"})["statusCode"] == 403
     assert call("preview-template", ADMIN, path_params={"name": "password_reset"},
                 body={"context": "x"})["statusCode"] == 422
+
+
+@pytest.mark.parametrize("raw", ["[null, null]", "[{}]", "[]", '"text"', "3"])
+def test_a_preview_body_that_is_not_an_object_is_422(raw: str) -> None:
+    # Found by the API fuzzer: ``[null, null]`` was rendered with the sample context.
+    response = call("preview-template", ADMIN, path_params={"name": "password_reset"}, raw_body=raw)
+    assert response["statusCode"] == 422, response["body"]
+
+
+@pytest.mark.parametrize("body", [{"email": 0}, {"in_app": 1}, {"categories": {"marketing": 0}},
+                                  {"phone_number": "+4915112345678\x00"}])
+def test_numbers_are_not_booleans_and_nul_is_refused_in_preferences(body: dict[str, Any]) -> None:
+    me = student()
+    response = call("update-preferences", me, body=body)
+    assert response["statusCode"] == 422, response["body"]
+    assert body_of(call("get-preferences", me))["email"] is True

@@ -10,15 +10,20 @@ correlation id, tracing, metrics) around ``app.resolve``.
 from __future__ import annotations
 
 import binascii
+import contextlib
+import json
 import logging
+import typing
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel
 
 from smartcourse.catalogue import Function
@@ -35,7 +40,9 @@ from smartcourse.errors import (
     Unavailable,
     ValidationFailed,
 )
+from smartcourse.idempotency import IDEMPOTENCY_STATUSES, is_mutating, resolve_idempotently
 from smartcourse.principal import ANONYMOUS, ANONYMOUS_PRINCIPAL_ID, Principal, Role
+from smartcourse.validation import UNCLEAN_TEXT, unclean_text_at
 
 log = logging.getLogger("smartcourse.http")
 
@@ -55,11 +62,33 @@ STATUS_OF: dict[type[DomainError], HTTPStatus] = {
 }
 
 MALFORMED_JSON = "Malformed JSON body"
+# What API Gateway itself may answer on any route before or after the function (payload over 6 MB,
+# throttling, a function error or timeout); authorized routes add the authorizer's 401 and 403.
+GATEWAY_STATUSES = (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.BAD_GATEWAY,
+                    HTTPStatus.GATEWAY_TIMEOUT)
+AUTHORIZER_STATUSES = (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN)
+# What a route that reads a JSON body adds: malformed JSON (400), another media type (415).
+BODY_STATUSES = (HTTPStatus.BAD_REQUEST, HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
 TAGS = {"auth": "Auth", "admin": "Admin"}
+
+
+# One server-sent event as a stream's schema describes it (its ``data`` carries the JSON payload as text).
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"}, "id": {"type": "string"},
+                   "retry": {"type": "integer"}},
+    "required": ["data"],
+}
 
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class GatewayErrorBody(BaseModel):
+    """API Gateway's own answers (authorizer, throttling, payload size, function failure)."""
+
+    message: str | None
 
 
 class ValidationErrorEntry(BaseModel):
@@ -101,9 +130,44 @@ def validation_response(errors: Sequence[Any]) -> Response:
     return json_response(HTTPStatus.UNPROCESSABLE_ENTITY, {"detail": validation_entries(errors)})
 
 
+class IdempotentRestResolver(APIGatewayRestResolver):
+    """Powertools' REST resolver; a mutating request with an ``Idempotency-Key`` runs at most once."""
+
+    def resolve(self, event: Any, context: Any) -> dict[str, Any]:
+        if not isinstance(event, Mapping):
+            return super().resolve(event, context)
+        resolve = super().resolve
+        return resolve_idempotently(event, context, lambda: resolve(event, context))
+
+
+def screen_request(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    """What every route refuses (422) after its own validation, whatever its schemas say.
+
+    NUL or an unpaired surrogate in any path or query parameter or JSON body string; and a JSON body that
+    is not an object (every request body is one): Powertools would validate the first item of an array.
+    """
+    event = app.current_event
+    sources: list[tuple[str, Any]] = [("path", event.path_parameters or {}),
+                                      ("query", event.multi_value_query_string_parameters or {})]
+    if event.body and not event.is_base64_encoded:
+        # Not JSON: the route's validation (or a handler that reads no body) decides.
+        with contextlib.suppress(ValueError):
+            body = json.loads(event.body)
+            if body is not None and not isinstance(body, dict):
+                return validation_response([{"loc": ["body"], "msg": "Input should be a JSON object",
+                                             "type": "model_attributes_type"}])
+            sources.append(("body", body))
+    for location, value in sources:
+        found = unclean_text_at(value, (location,))
+        if found is not None:
+            loc = found[:2] if location == "query" else found  # the parameter, not the index of its value
+            return validation_response([{"loc": list(loc), "msg": UNCLEAN_TEXT, "type": "value_error"}])
+    return next_middleware(app)
+
+
 def make_resolver() -> APIGatewayRestResolver:
     """A REST (v1 proxy) resolver with request validation, JSON errors and no stack traces in bodies."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = IdempotentRestResolver(enable_validation=True)
 
     @app.exception_handler(DomainError)
     def _domain(error: DomainError) -> Response:
@@ -140,15 +204,24 @@ def make_resolver() -> APIGatewayRestResolver:
         log.exception("unhandled error", exc_info=error)
         return json_response(HTTPStatus.INTERNAL_SERVER_ERROR, {"detail": "Internal server error"})
 
+    app.use([screen_request])
     return app
 
 
 def _error_responses(codes: Sequence[int]) -> dict[int, Any]:
     out: dict[int, Any] = {}
     for code in codes:
-        model = ValidationErrorBody if code == HTTPStatus.UNPROCESSABLE_ENTITY else ErrorBody
+        model: Any = ValidationErrorBody if code == HTTPStatus.UNPROCESSABLE_ENTITY else ErrorBody
+        if code in GATEWAY_STATUSES or code in AUTHORIZER_STATUSES:
+            model = ErrorBody | GatewayErrorBody  # the function's answer or the gateway's
         out[code] = {"description": HTTPStatus(code).phrase, "content": {"application/json": {"model": model}}}
     return out
+
+
+def takes_body(handler: Callable[..., Any]) -> bool:
+    """Whether the handler declares a request body (``Annotated[Model, Body()]``), which Powertools parses."""
+    hints = typing.get_type_hints(handler, include_extras=True)
+    return any(isinstance(extra, Body) for hint in hints.values() for extra in getattr(hint, "__metadata__", ()))
 
 
 def route(
@@ -167,25 +240,38 @@ def route(
     parts = http_route.path.strip("/").split("/")
     area = parts[2] if len(parts) > 2 and parts[:2] == ["api", "v1"] else parts[0]
     codes = [*errors, HTTPStatus.UNPROCESSABLE_ENTITY]
+    if is_mutating(http_route.method):  # what an Idempotency-Key adds (the header: smartcourse.openapi)
+        codes += IDEMPOTENCY_STATUSES
+    codes += GATEWAY_STATUSES
     if http_route.authorized:
-        codes.append(HTTPStatus.UNAUTHORIZED)
+        codes += AUTHORIZER_STATUSES
+    if "{" in http_route.resolver_path:
+        codes.append(HTTPStatus.NOT_FOUND)  # a path parameter the resolver's pattern does not match
     success: dict[str, Any] = {"description": HTTPStatus(status_code).phrase}
     if response_model is not None:
         success["content"] = {"application/json": {"model": response_model}}
+    elif media_type == "text/event-stream":
+        success["content"] = {media_type: {"schema": SSE_EVENT_SCHEMA}}
     elif media_type is not None:
-        # A body that is not JSON (e.g. server-sent events): documented as text of that media type.
+        # A body that is not JSON: documented as text of that media type.
         success["content"] = {media_type: {"schema": {"type": "string"}}}
-    responses = {int(status_code): success, **_error_responses(sorted(set(codes)))}
-    return app.route(
-        http_route.resolver_path,
-        http_route.method,
-        summary=summary or fn.description,
-        description=description,
-        tags=[TAGS.get(area, area.capitalize())],
-        operation_id=fn.name,
-        status_code=int(status_code),
-        responses=responses,
-    )
+
+    def register(handler: F) -> F:
+        body_codes = BODY_STATUSES if takes_body(handler) else ()
+        responses = {int(status_code): success, **_error_responses(sorted({*codes, *body_codes}))}
+        registered: F = app.route(
+            http_route.resolver_path,
+            http_route.method,
+            summary=summary or fn.description,
+            description=description,
+            tags=[TAGS.get(area, area.capitalize())],
+            operation_id=fn.name,
+            status_code=int(status_code),
+            responses=responses,
+        )(handler)
+        return registered
+
+    return register
 
 
 # --- the caller -------------------------------------------------------------------------------------------

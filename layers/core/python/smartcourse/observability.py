@@ -12,6 +12,7 @@
 * ``tracer``: Powertools Tracer when X-Ray can receive traces (in Lambda, unless ``POWERTOOLS_TRACE_DISABLED``);
   ``None`` elsewhere, so local runs and tests never import the X-Ray SDK. ``botocore`` is patched once it is
   loaded (no module is imported for the sake of patching it, which keeps init time down).
+* SnapStart: the runtime hooks of ``smartcourse.snapstart`` are registered on import.
 * ``observed(handler)``: the wrapper every Lambda entry point carries (a test holds every catalogued function
   to it).
 
@@ -40,6 +41,7 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger, Metrics
 
 from smartcourse import context as request_context
+from smartcourse import snapstart
 from smartcourse.catalogue import Service
 
 METRICS_NAMESPACE = "SmartCourse"
@@ -114,6 +116,9 @@ def _make_tracer() -> Any:
 
 
 tracer = _make_tracer()
+# Every entry point imports this module: its SnapStart hooks (prime deferred imports, drop connections, renew
+# clients and random state) are registered here, once, where the runtime offers them.
+snapstart.register()
 _patched: set[str] = set()
 _configured = False
 _cold_start = True

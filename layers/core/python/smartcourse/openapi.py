@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from smartcourse.catalogue import Function, Service
+from smartcourse.idempotency import EXPIRES_AFTER_SECONDS, HEADER, MAX_KEY_LENGTH, REPLAYED_HEADER, is_mutating
 
 TITLES = {
     Service.LMS: "SmartCourse LMS API",
@@ -21,6 +22,18 @@ TITLES = {
 }
 API_VERSION = "1.0.0"
 BEARER = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+# Every mutating operation takes it (smartcourse.idempotency; its statuses are in each route's responses).
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "description": (
+        f"Makes a retry safe: the same key with the same request within {EXPIRES_AFTER_SECONDS // 3600} hours "
+        f"answers the first response again (header `{REPLAYED_HEADER}: true`) without acting twice; 409 while "
+        "the first is still running; 422 when the key was used with another request. Scoped to the caller."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[!-~]+$"},
+}
 
 
 def build_openapi(service: Service, functions: Iterable[Function], server_url: str = "/") -> dict[str, Any]:
@@ -47,6 +60,11 @@ def build_openapi(service: Service, functions: Iterable[Function], server_url: s
                     security = [{}, *security]
                 for operation in operations.values():
                     operation.setdefault("security", security)
+            for method, operation in operations.items():
+                if is_mutating(method):
+                    parameters = operation.setdefault("parameters", [])
+                    if not any(p.get("name") == HEADER and p.get("in") == "header" for p in parameters):
+                        parameters.append(IDEMPOTENCY_KEY_PARAMETER)
             document["paths"].setdefault(path, {}).update(operations)
         document["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
     document["paths"] = dict(sorted(document["paths"].items()))

@@ -86,6 +86,8 @@ class Settings:
     archive_bucket: str | None
     # The analytics API's root, for links to it in messages (a report's page, which presigns a fresh download).
     analytics_base_url: str
+    # The service's DynamoDB table of Idempotency-Key records (functions with a mutating route).
+    idempotency_table: str | None
 
 
 def _int(name: str, default: int) -> int:
@@ -158,4 +160,5 @@ def get_settings() -> Settings:
         reports_bucket=env("REPORTS_BUCKET") or None,
         archive_bucket=env("ARCHIVE_BUCKET") or None,
         analytics_base_url=env("ANALYTICS_BASE_URL", "http://127.0.0.1:8002"),
+        idempotency_table=env("IDEMPOTENCY_TABLE") or None,
     )

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from smartcourse_notification.rendering import OPTIONAL_CATEGORIES, Rendered, TemplateSpec
-from smartcourse_notification.repository import NotificationRecord
 from smartcourse_notification.rules import E164, Preferences
+
+# Annotations only: the repositories import SQLAlchemy, which a handler's init must not pay for.
+if TYPE_CHECKING:
+    from smartcourse_notification.repository import NotificationRecord
+
 
 PhoneNumber = Annotated[str, Field(pattern=E164.pattern, description="E.164, e.g. +4915112345678",
                                    examples=["+4915112345678"])]
@@ -57,11 +61,12 @@ class PreferencesUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: bool | None = None
-    sms: bool | None = None
-    in_app: bool | None = None
+    # strict: 0/1 or "yes" are not booleans.
+    email: StrictBool | None = None
+    sms: StrictBool | None = None
+    in_app: StrictBool | None = None
     phone_number: PhoneNumber | None = None
-    categories: dict[str, bool] | None = Field(
+    categories: dict[str, StrictBool] | None = Field(
         default=None, description=f"known categories: {', '.join(OPTIONAL_CATEGORIES)}")
 
     @field_validator("categories")

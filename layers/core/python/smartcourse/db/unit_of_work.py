@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, insert
 
 from smartcourse import context
 from smartcourse.db.messaging import OUTBOX
+from smartcourse.deferred import defer_call
 
 if TYPE_CHECKING:
     from smartcourse_events.base import EventPayload
@@ -124,8 +125,9 @@ def _prepare_nudge() -> None:
     prepare()
 
 
-# Functions that write events build their nudge client at import, i.e. during init (see ``nudge.prepare``).
-_prepare_nudge()
+# Functions that write events build their nudge client on the first nudge, or before a SnapStart snapshot
+# (``smartcourse.deferred.prime``), never in init: botocore alone would cost a cold start ~200 ms.
+defer_call(_prepare_nudge)
 
 
 def unit_of_work_factory(engine: Engine | Callable[[], Engine], producer: str = "lms") -> Callable[[], UnitOfWork]:

@@ -45,6 +45,12 @@ def _client() -> Any:
     return client
 
 
+def reset_clients() -> None:
+    """Forget the clients (after a SnapStart restore: a client must not outlive the snapshot's credentials)."""
+    with _lock:
+        _clients.clear()
+
+
 def nudge(function_name: str) -> bool:
     """Ask ``function_name`` to drain now; True when the invoke was accepted. Never raises."""
     try:
@@ -57,10 +63,11 @@ def nudge(function_name: str) -> bool:
 
 
 def prepare() -> None:
-    """Build the client now, in the function's init, when this function nudges (``OUTBOX_PUBLISHER_FUNCTION``).
+    """Build the client now, when this function nudges (``OUTBOX_PUBLISHER_FUNCTION``).
 
-    Like every other import of an endpoint function it belongs in init (a SnapStart snapshot holds it), not in
-    the first write's latency. Never raises: a nudge is best effort, and so is preparing one.
+    Called before a SnapStart snapshot (``smartcourse.deferred.prime``), so a restored function has it; without
+    SnapStart the first nudge builds it (botocore would cost init ~200 ms). Never raises: a nudge is best
+    effort, and so is preparing one.
     """
     if not os.environ.get("OUTBOX_PUBLISHER_FUNCTION"):
         return

@@ -52,6 +52,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from smartcourse import snapstart
 from smartcourse.outbox.rules import FAILED, Backoff, on_broker_down, on_failure, settle
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,7 @@ class OutboxPublisher:
         self.config = config or PublisherConfig()
         self._producer_factory = producer_factory
         self._producer: Any = None
+        snapstart.close_before_snapshot(self.reset_producer)  # no broker connection in a snapshot
 
     # ------------------------------------------------------------------ producer
 

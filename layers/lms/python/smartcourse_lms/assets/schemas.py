@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smartcourse_lms.assets.repository import AssetRecord
 from smartcourse_lms.courses.schemas import Description, OrderIndex, Title
 from smartcourse_lms.learning.courses import AssetStatus, AssetType
+
+# Annotations only: the repositories import SQLAlchemy, which a handler's init must not pay for.
+if TYPE_CHECKING:
+    from smartcourse_lms.assets.repository import AssetRecord
+
 
 SOURCE_URL_MAX_LENGTH = 2048
 DURATION_LIMIT = 10 * 365 * 24 * 3600  # far above any real asset, far below the column's range
 CONTENT_TYPE_MAX_LENGTH = 255
 
 SourceUrl = Annotated[str, Field(min_length=1, max_length=SOURCE_URL_MAX_LENGTH)]
-Duration = Annotated[int, Field(ge=0, le=DURATION_LIMIT)]
+Duration = Annotated[int, Field(strict=True, ge=0, le=DURATION_LIMIT)]
 
 
 class AssetCreateRequest(BaseModel):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from smartcourse_lms.courses.repository import CourseRecord, ModuleRecord
 from smartcourse_lms.learning.courses import CourseStatus, Level, ProcessingStatus
+
+# Annotations only: the repositories import SQLAlchemy, which a handler's init must not pay for.
+if TYPE_CHECKING:
+    from smartcourse_lms.courses.repository import CourseRecord, ModuleRecord
+
 
 TITLE_MAX_LENGTH = 255
 DESCRIPTION_MAX_LENGTH = 20_000
@@ -27,8 +31,9 @@ def _not_blank(value: str) -> str:
 Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX_LENGTH), AfterValidator(_not_blank)]
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX_LENGTH)]
 Category = Annotated[str, Field(min_length=1, max_length=CATEGORY_MAX_LENGTH), AfterValidator(_not_blank)]
-MaxStudents = Annotated[int, Field(ge=1, le=MAX_STUDENTS_LIMIT)]
-OrderIndex = Annotated[int, Field(ge=0, le=ORDER_INDEX_LIMIT)]
+# strict: a JSON boolean is not a number (``false`` would be stored as 0).
+MaxStudents = Annotated[int, Field(strict=True, ge=1, le=MAX_STUDENTS_LIMIT)]
+OrderIndex = Annotated[int, Field(strict=True, ge=0, le=ORDER_INDEX_LIMIT)]
 
 
 class CourseCreateRequest(BaseModel):

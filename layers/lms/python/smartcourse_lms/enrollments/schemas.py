@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from smartcourse_lms.enrollments.repository import AssetProgressRecord, CertificateRecord, EnrollmentRecord
-from smartcourse_lms.enrollments.service import CourseProgress, EnrollmentView, ProgressResult
 from smartcourse_lms.learning.enrollments import EnrollmentStatus
 
-Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+# Annotations only: the repositories import SQLAlchemy, which a handler's init must not pay for.
+if TYPE_CHECKING:
+    from smartcourse_lms.enrollments.repository import AssetProgressRecord, CertificateRecord, EnrollmentRecord
+    from smartcourse_lms.enrollments.service import CourseProgress, EnrollmentView, ProgressResult
+
+
+# strict: a JSON boolean is not a number (an integer still is a float).
+Percent = Annotated[float, Field(strict=True, ge=0, le=100, allow_inf_nan=False)]
 MAX_TIME_SPENT_SECONDS = 10 * 365 * 24 * 3600  # one report; far below the column's range when accumulated
 
 
@@ -68,8 +73,8 @@ class ProgressRequest(BaseModel):
     enrollment_id: uuid.UUID | None = Field(default=None, description="default: the caller's enrollment in the "
                                                                       "asset's course")
     progress_percent: Percent | None = Field(default=None, description="0-100 (synonym: percent_complete)")
-    is_completed: bool = Field(default=False, description="true means 100")
-    time_spent_seconds: Annotated[int, Field(ge=0, le=MAX_TIME_SPENT_SECONDS)] = 0
+    is_completed: StrictBool = Field(default=False, description="true means 100")
+    time_spent_seconds: Annotated[int, Field(strict=True, ge=0, le=MAX_TIME_SPENT_SECONDS)] = 0
 
     @model_validator(mode="before")
     @classmethod

@@ -34,6 +34,7 @@ from stacks import services
 from stacks.analytics_stack import AnalyticsStack
 from stacks.app_builder import LOCAL_CONTEXT_KEY, build, cdk_json_context
 from stacks.constructs.analytics_buckets import ARCHIVE_PREFIX, REPORTS_PREFIX
+from stacks.constructs.service_function import snap_started
 from stacks.service_stack import MAX_RECEIVE_COUNT, ServiceStack
 from stacks.services import CATALOGUES
 from stacks.stage_config import STAGES, StageConfig, stage_config
@@ -76,6 +77,15 @@ class Analytics:
         [lid] = [lid for lid, r in self.of_type("AWS::Lambda::Function").items()
                  if (r.get("Metadata") or {}).get("smartcourse:function") == spec.name]
         return lid
+
+    def invoked(self, spec: Function) -> dict[str, Any]:
+        """What a trigger names to invoke ``spec``: its ``live`` alias where the stage runs it with SnapStart."""
+        if not snap_started(spec, self.config):
+            return {"Ref": self.function_lid(spec)}
+        lid = self.function_lid(spec)
+        [alias] = [alias_lid for alias_lid, r in self.of_type("AWS::Lambda::Alias").items()
+                   if r["Properties"]["FunctionName"] == {"Ref": lid}]
+        return {"Ref": alias}
 
     def props(self, spec: Function) -> dict[str, Any]:
         return dict(self.resources[self.function_lid(spec)]["Properties"])
@@ -460,7 +470,7 @@ def test_report_queue_has_a_dead_letter_queue_and_feeds_the_builder(analytics: A
     assert analytics.resources[dead_letters]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
     [mapping] = [r["Properties"] for r in analytics.of_type("AWS::Lambda::EventSourceMapping").values()
                  if r["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue, "Arn"]}]
-    assert mapping["FunctionName"] == {"Ref": analytics.function_lid(builder)}
+    assert mapping["FunctionName"] == analytics.invoked(builder)
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BatchSize"] == builder.sqs.batch_size
     alarms = [r["Properties"] for r in analytics.of_type("AWS::CloudWatch::Alarm").values()

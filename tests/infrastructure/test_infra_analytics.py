@@ -498,9 +498,9 @@ def test_report_schedules_and_a_replay_without_trigger(analytics: Analytics) -> 
 
 
 def test_the_archiver_reads_every_topic(analytics: Analytics) -> None:
-    archiver = analytics.function_lid(function("analytics-archive-events"))
+    archiver = analytics.invoked(function("analytics-archive-events"))
     topics = [r["Properties"]["Topics"][0] for r in analytics.of_type("AWS::Lambda::EventSourceMapping").values()
-              if r["Properties"]["FunctionName"] == {"Ref": archiver}]
+              if r["Properties"]["FunctionName"] == archiver]
     assert sorted(topics) == sorted(ALL_TOPICS)
 
 
@@ -514,7 +514,9 @@ def test_every_analytics_route_is_behind_the_authorizer(analytics: Analytics) ->
                    if r["Type"] == "AWS::ApiGateway::Authorizer"}
     [(authorizer, props)] = authorizers.items()
     assert props["IdentitySource"] == "method.request.header.Authorization"
-    qualifier = ":live" if analytics.config.authorizer_provisioned_concurrency else ""
+    authorizer_fn = services.function("lms-authorizer")
+    aliased = analytics.config.authorizer_provisioned_concurrency or snap_started(authorizer_fn, analytics.config)
+    qualifier = ":live" if aliased else ""
     assert f":function:{analytics.config.resource_name('lms-authorizer')}{qualifier}/invocations" in render(
         props["AuthorizerUri"])
     protected = [key for key, spec in routed.items() if spec.name not in HEALTH_AND_DOCS]

@@ -44,7 +44,8 @@ KEY = "sk-cfg-test-7d41c0a9e35b4f28a61c"
 MODEL = "gpt-stub-configured"
 EMBEDDING_MODEL = "text-embedding-stub-3-small"
 TIMEOUT_SECONDS = "1"
-SLOW_SECONDS = 3.0
+# Far above the 1 s timeout plus a request's own time on a loaded 2-core machine (the assertion is about the cut).
+SLOW_SECONDS = 8.0
 FEED_QUESTION = "How often should I feed my sourdough starter?"
 FEED_FACT = "twice a day"
 WINDOWPANE_FACT = "windowpane test"

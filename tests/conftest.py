@@ -2,7 +2,9 @@
 
 Started once per test session on free loopback ports (or taken from
 DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS / AWS_ENDPOINT_URL when set) and
-stopped at the end. Each is started only when a test asks for it.
+stopped at the end. Each is started only when a test asks for it. The AWS
+emulator is moto's server, or LocalStack with ``AWS_EMULATOR=localstack``
+(``make test-localstack``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from localcloud.services import EMULATOR_ENV, KafkaService, MotoService, PostgresService, free_port
+from localcloud.services import (
+    EMULATOR_ENV,
+    AwsEmulator,
+    KafkaService,
+    PostgresService,
+    emulator_kind,
+    emulator_service,
+    free_port,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,9 +51,11 @@ def kafka(runtime_dir: Path) -> Iterator[KafkaService]:
 
 
 @pytest.fixture(scope="session")
-def moto(runtime_dir: Path) -> Iterator[MotoService]:
-    service = MotoService(port=free_port(), external_endpoint=os.environ.get("AWS_ENDPOINT_URL"),
-                          log_path=runtime_dir / "moto.log")
+def aws_emulator(runtime_dir: Path) -> Iterator[AwsEmulator]:
+    """The AWS emulator AWS_EMULATOR names, its endpoint in AWS_ENDPOINT_URL for the whole session."""
+    kind = emulator_kind()
+    service = emulator_service(kind, port=free_port(), external_endpoint=os.environ.get("AWS_ENDPOINT_URL"),
+                               log_path=runtime_dir / f"{kind}.log", state_dir=runtime_dir / kind)
     service.start()
     saved = {k: os.environ.get(k) for k in [*EMULATOR_ENV, "AWS_ENDPOINT_URL"]}
     os.environ.update(EMULATOR_ENV)
@@ -55,3 +67,9 @@ def moto(runtime_dir: Path) -> Iterator[MotoService]:
         else:
             os.environ[key] = value
     service.stop()
+
+
+@pytest.fixture(scope="session")
+def moto(aws_emulator: AwsEmulator) -> AwsEmulator:
+    """The session's AWS emulator under its historical name (moto or LocalStack alike: see ``aws_emulator``)."""
+    return aws_emulator

@@ -34,7 +34,7 @@ def _up(args: argparse.Namespace) -> int:
             print(f"  {name:<10} {url}   (Swagger UI: {url}/docs)")
         print(f"  postgres   {endpoints['postgres']}")
         print(f"  kafka      {endpoints['kafka']}")
-        print(f"  aws        {endpoints['aws']}")
+        print(f"  aws        {endpoints['aws']}   ({endpoints['aws_emulator']})")
         print(f"  lambda     {endpoints['lambda']}   (Lambda Invoke API: AWS_ENDPOINT_URL_LAMBDA)")
         print(f"  pages      {endpoints['pages']}   (mail links: /verify-email, /reset-password)")
         print(f"Endpoints written to {cloud.config.state_dir / 'endpoints.json'}. Ctrl-C stops everything.\n",

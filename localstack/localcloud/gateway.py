@@ -42,6 +42,9 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation payload l
 MAX_DRAIN_BYTES = 64 * 1024 * 1024  # bigger bodies are not read: the connection is closed
 STATS_PATH = "/__localcloud/stats"
 AUTHORIZER_CACHE_SIZE = 10_000
+# API Gateway's default (and, for edge-optimized APIs, maximum) integration timeout: a request not answered by
+# then gets 504 INTEGRATION_TIMEOUT, however long the function may run.
+INTEGRATION_TIMEOUT_SECONDS = 29.0
 
 # Response type -> (status, message, x-amzn-ErrorType), API Gateway's defaults.
 DEFAULT_RESPONSES: dict[str, tuple[int, str | None, str]] = {
@@ -54,6 +57,9 @@ DEFAULT_RESPONSES: dict[str, tuple[int, str | None, str]] = {
     "THROTTLED": (429, "Too Many Requests", "TooManyRequestsException"),
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out", "InternalServerErrorException"),
     "DEFAULT_5XX": (502, "Internal server error", "InternalServerErrorException"),
+    # Not a response type of its own: a throttled Lambda (TooManyRequestsException) behind a proxy integration is
+    # answered 500 with DEFAULT_5XX's template; 429 THROTTLED is for the API's own request-rate limits.
+    "LAMBDA_THROTTLED": (500, "Internal server error", "InternalServerErrorException"),
 }
 
 
@@ -165,6 +171,7 @@ class _Request:
     raw_path: str = "/"
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     started: float = field(default_factory=time.time)
+    deadline: float | None = None  # time.monotonic() by which the integration must have answered
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -175,8 +182,10 @@ class Gateway:
     """The API's behaviour, independent of the HTTP server that feeds it requests."""
 
     def __init__(self, api: RestApi, functions: WorkerManager, *, api_id: str, region: str = "us-east-1",
-                 stats: Callable[[], dict[str, Any]] | None = None) -> None:
+                 stats: Callable[[], dict[str, Any]] | None = None,
+                 integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS) -> None:
         self.api = api
+        self.integration_timeout = integration_timeout
         self.functions = functions
         self.api_id = api_id
         self.region = region
@@ -214,6 +223,8 @@ class Gateway:
 
     def handle(self, request: _Request) -> Response:
         started = time.perf_counter()
+        if request.deadline is None:
+            request.deadline = time.monotonic() + self.integration_timeout
         invoke_ms = 0.0
         try:
             response, invoke_ms = self._handle(request)
@@ -254,7 +265,8 @@ class Gateway:
         if len(event_json) > MAX_PAYLOAD_BYTES:
             raise _Reject("REQUEST_TOO_LARGE")
         started = time.perf_counter()
-        result = self.functions.invoke(route.function, event_json=event_json, request_id=request.request_id)
+        result = self.functions.invoke(route.function, event_json=event_json, request_id=request.request_id,
+                                       deadline=request.deadline)
         invoke_ms += (time.perf_counter() - started) * 1000
         return self._shape(result, request), invoke_ms
 
@@ -392,7 +404,9 @@ class Gateway:
             event = {"type": "REQUEST", "methodArn": self.method_arn(request), "resource": route.resource_path,
                      "path": request.path, "httpMethod": request.method, **self._http_parts(request, params),
                      "requestContext": context}
-        result = self.functions.invoke(authorizer.function, event)
+        result = self.functions.invoke(authorizer.function, event, deadline=request.deadline)
+        if result.expired:
+            raise _Reject("INTEGRATION_TIMEOUT")
         if not result.ok:
             if isinstance(result.payload, dict) and result.payload.get("errorMessage") == "Unauthorized":
                 raise _Reject("UNAUTHORIZED")
@@ -415,8 +429,12 @@ class Gateway:
     # ------------------------------------------------------------------ function result
 
     def _shape(self, result: InvokeResult, request: _Request) -> Response:
+        if result.expired:
+            log.warning("%s %s -> not answered within the integration timeout (%.0f s)", request.method,
+                        request.path, self.integration_timeout)
+            raise _Reject("INTEGRATION_TIMEOUT")
         if result.throttled:
-            raise _Reject("THROTTLED")
+            raise _Reject("LAMBDA_THROTTLED")
         if not result.ok:
             log.warning("%s %s -> function error %s: %s", request.method, request.path,
                         result.payload.get("errorType") if isinstance(result.payload, dict) else "?",
@@ -525,6 +543,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(response, head_only=self.command == "HEAD")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method without a do_<METHOD> with its own 501 HTML page; API Gateway
+        # answers any method it has no route for (TRACE, QUERY, an invented verb) like an unknown
+        # resource: 403 Missing Authentication Token (or the template's gateway response), from _handle.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
 
 
 class GatewayServer(ThreadingHTTPServer):

@@ -30,7 +30,7 @@ from localcloud.gateway import Gateway, GatewayServer
 from localcloud.lambda_api import LambdaApi, LambdaApiServer
 from localcloud.mappings import KafkaPoller, MappingStats, Scheduler, SqsPoller
 from localcloud.provision import UNRESOLVED, LocalResources
-from localcloud.template import CloudTemplate, LambdaFunction, load
+from localcloud.template import Authorizer, CloudTemplate, LambdaFunction, load
 from localcloud.workers import (
     DEFAULT_IDLE_TTL_SECONDS,
     DEFAULT_MAX_CONCURRENCY,
@@ -45,6 +45,23 @@ log = logging.getLogger("localcloud.runner")
 LOCAL_HOST = "127.0.0.1"
 # In a function's environment only when it is the database admin (the migrate function): it keeps the admin URL.
 ADMIN_DATABASE_MARKER = "DB_SERVICE_SECRET_ARNS"
+
+
+# Workers of each authorizer function started with the runner and kept (prod gives the authorizer this much
+# provisioned concurrency): every request waits for it, so under a burst it must not wait for a cold start too.
+AUTHORIZER_WARM_WORKERS = 2
+
+
+def _warm_pool(authorizer: Authorizer) -> dict[str, Any]:
+    """An authorizer's warm workers, each warmed up by one call with a token that is not one (denied)."""
+    arn = "arn:aws:execute-api:us-east-1:000000000000:warm-up/local/GET/"
+    event = {"type": "TOKEN", "methodArn": arn, "authorizationToken": "Bearer warm-up"} \
+        if authorizer.type == "TOKEN" else \
+        {"type": "REQUEST", "methodArn": arn, "resource": "/", "path": "/", "httpMethod": "GET",
+         "headers": {"Authorization": "Bearer warm-up"}, "multiValueHeaders": {"Authorization": ["Bearer warm-up"]},
+         "queryStringParameters": None, "pathParameters": None, "stageVariables": None,
+         "requestContext": {"httpMethod": "GET", "stage": "local", "requestId": "warm-up"}}
+    return {"warm_workers": AUTHORIZER_WARM_WORKERS, "warm_event": json.dumps(event).encode()}
 
 
 class FunctionError(RuntimeError):
@@ -132,7 +149,10 @@ class LocalCloudRunner:
         lambda_api = LambdaApi({resources.function_name(fn): key for key, fn in model.functions.items()},
                                self.region)
         self.lambda_server = LambdaApiServer(lambda_api, self.host, self.lambda_port)
-        functions = self.functions = WorkerManager([self._spec(fn) for fn in model.functions.values()],
+        authorizers = {route.authorizer.function: route.authorizer for api in model.apis.values()
+                       for route in api.routes if route.authorizer is not None}
+        functions = self.functions = WorkerManager([self._spec(fn, authorizers.get(key))
+                                                    for key, fn in model.functions.items()],
                                                    python=self.python, log_dir=self.log_dir, idle_ttl=self.idle_ttl)
         functions.start()
         for (key, value), names in sorted(self._unresolved.items()):
@@ -160,7 +180,7 @@ class LocalCloudRunner:
             self._scheduler.start()
             self._threads.append(self._scheduler)
 
-    def _spec(self, fn: LambdaFunction) -> FunctionSpec:
+    def _spec(self, fn: LambdaFunction, authorizer: Authorizer | None = None) -> FunctionSpec:
         assert self.resources is not None
         name = self.resources.function_name(fn)
         overrides = dict(self.overrides)
@@ -181,7 +201,8 @@ class LocalCloudRunner:
         concurrency = min(self.max_concurrency, fn.reserved_concurrency or self.max_concurrency)
         return FunctionSpec(key=fn.qid, name=fn.name, function_name=name, arn=self.resources.function_arn(fn),
                             handler=fn.handler, code_dir=fn.code_dir, layer_dirs=fn.layer_dirs, environment=env,
-                            timeout=float(fn.timeout), memory_mb=fn.memory_mb, max_concurrency=max(1, concurrency))
+                            timeout=float(fn.timeout), memory_mb=fn.memory_mb, max_concurrency=max(1, concurrency),
+                            **(_warm_pool(authorizer) if authorizer is not None else {}))
 
     def database_server_url(self, function: str, template_env: Mapping[str, str]) -> str | None:
         """The DATABASE_URL server a function gets (``build_environment`` appends its DB_NAME); None: none.
@@ -298,6 +319,7 @@ class LocalCloudRunner:
             "apis": apis,
             "mappings": {key: s.as_dict() for key, s in self._mapping_stats.items()},
             "schedules": dict(self._scheduler.fired) if self._scheduler else {},
+            "cpu_slots": self.functions.cpu_slot_stats() if self.functions else {},
             "lambda": {"url": self.lambda_url,
                        **(self.lambda_server.api.stats() if self.lambda_server is not None else {})},
         }

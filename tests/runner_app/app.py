@@ -61,6 +61,7 @@ class RunnerTestStack(cdk.Stack):
             "UNKNOWN_REF": cdk.Fn.ref("SomethingElse"),
         })
         sleepy = fn("test-sleepy", "sleepy", timeout=2)
+        spin = fn("test-spin", "spin", timeout=20)  # CPU-bound, like password hashing (runner fairness)
         big = fn("test-big", "big")
         failing = fn("test-failing", "failing")
         authorizer_fn = fn("test-authorizer", "authorizer")
@@ -110,6 +111,7 @@ class RunnerTestStack(cdk.Stack):
             private.add_method(method, integ(echo), authorizer=authorizer,
                                authorization_type=apigw.AuthorizationType.CUSTOM)
         v1.add_resource("sleep").add_method("GET", integ(sleepy))
+        v1.add_resource("spin").add_method("GET", integ(spin))
         v1.add_resource("big").add_method("GET", integ(big))
         v1.add_resource("fail").add_method("GET", integ(failing))
         cors = v1.add_resource("cors")

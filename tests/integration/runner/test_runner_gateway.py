@@ -62,6 +62,22 @@ def test_unknown_route_and_method_use_the_gateway_response(lms: httpx.Client, ru
     assert httpx.get(runner.urls["admin"] + "/ping").status_code == 200
 
 
+@pytest.mark.parametrize("method", ["TRACE", "QUERY", "FROBNICATE"])
+def test_a_method_without_a_route_gets_the_gateway_answer_not_http_servers(runner: LocalCloudRunner,
+                                                                           method: str) -> None:
+    # API Gateway (REST) answers a method or resource it has no route for with its JSON 403.
+    for url in (runner.urls["admin"] + "/ping", runner.urls["admin"] + "/nope"):
+        response = httpx.request(method, url, content=b'{"a": 1}')
+        assert response.status_code == 403, response.text
+        assert response.json() == {"message": "Missing Authentication Token"}
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+        assert response.headers["x-amzn-RequestId"]
+    # An API that customises MISSING_AUTHENTICATION_TOKEN answers with its own response, as for a GET.
+    customised = httpx.request(method, runner.urls["lms"] + "/v1/echo")
+    assert customised.status_code == 404 and customised.json() == {"message": "Not Found"}
+
+
 def test_post_text_and_binary_bodies(lms: httpx.Client) -> None:
     event = echoed(lms.post("/v1/echo", json={"x": 1}))["event"]
     assert json.loads(event["body"]) == {"x": 1} and event["isBase64Encoded"] is False

@@ -20,7 +20,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/core/python:$(CURDIR)/layers/lms
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export AWS_EMULATOR
 
-.PHONY: help install run test test-unit lint lock synth bench bench-events bench-ai bench-analytics clean openapi mail browser report replay fuzz \
+.PHONY: help install run test test-unit lint lock synth bench bench-events bench-ai bench-analytics bench-cold bench-burst clean openapi mail browser report replay fuzz \
 	localstack-install lock-localstack test-localstack test-localstack-e2e
 
 help:  ## list the targets
@@ -120,6 +120,12 @@ bench-events: install  ## only the event path (outbox drain, commit → consumer
 
 bench-ai: install  ## only the AI sections (retrieval evaluation, AI performance); rewrites them
 	BENCH_ONLY=ai $(PY) -m tests.benchmarks.run
+
+bench-cold: install  ## only the init of every API function and its FastAPI + Mangum peer (median of 5); rewrites that section
+	BENCH_ONLY=cold $(PY) -m tests.benchmarks.run
+
+bench-burst: install  ## only the burst: 100 virtual users for 60 s against the local cloud (~3 min); rewrites that section
+	BENCH_ONLY=burst $(PY) -m tests.benchmarks.run
 
 bench-analytics: install  ## only the analytics section (1,000,000 events: ingest, reads, report, replay; ~15 min); rewrites it
 	BENCH_ONLY=analytics $(PY) -m tests.benchmarks.run

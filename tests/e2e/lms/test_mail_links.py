@@ -10,7 +10,6 @@ Chromium and chromedriver are Debian's (``make install``); when missing the test
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +21,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.support import Account, register
-from tests.integration.analytics.test_report_browser import system_binary
+from tests.support.browser import headless_chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -33,22 +32,9 @@ FINAL_STATES = ("success", "failure")
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = system_binary("chromium", "chromium-browser")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1000,800", "--no-first-run", "--disable-extensions"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    with tempfile.TemporaryDirectory(prefix="mail-links-") as profile:
-        options.add_argument(f"--user-data-dir={profile}")
-        driver = webdriver.Chrome(service=Service(executable_path=system_binary("chromedriver")), options=options)
-        try:
-            yield driver
-        finally:
-            driver.quit()
+    with headless_chromium(window=(1000, 800), logging_prefs={"browser": "ALL"},
+                           profile_prefix="mail-links-") as driver:
+        yield driver
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ is not there, this test fails and says so: it is never skipped.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -22,13 +20,13 @@ import pytest
 from smartcourse_analytics.domain import ReportType
 from smartcourse_analytics.report_rendering import CourseFigures, ReportFigures, progress_bins, render_html
 
+from tests.support.browser import headless_chromium
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
 ARTIFACT = ROOT / ".artifacts" / "report-browser.png"
 START, END = date(2026, 11, 1), date(2026, 11, 21)
-INSTALL_HINT = ("Debian's chromium and chromium-driver are needed for the report browser check: run `make install` "
-                "(as root it runs `apt-get install -y chromium chromium-driver`), or install both packages.")
 
 
 def known_course() -> ReportFigures:
@@ -53,34 +51,12 @@ def known_course() -> ReportFigures:
                          courses=[CourseFigures(analytics, learners)])
 
 
-def system_binary(*names: str) -> str:
-    for name in names:
-        found = shutil.which(name) or next((p for p in (f"/usr/bin/{name}", f"/usr/lib/chromium/{name}")
-                                            if Path(p).is_file()), None)
-        if found:
-            return found
-    pytest.fail(f"{' or '.join(names)} not found. {INSTALL_HINT}")
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = system_binary("chromium", "chromium-browser")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1200,900", "--no-first-run", "--disable-extensions"):
-        options.add_argument(argument)
     # Console messages and every network request the page makes, read back after the load.
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    with tempfile.TemporaryDirectory(prefix="report-browser-") as profile:
-        options.add_argument(f"--user-data-dir={profile}")
-        driver = webdriver.Chrome(service=Service(executable_path=system_binary("chromedriver")), options=options)
-        try:
-            yield driver
-        finally:
-            driver.quit()
+    with headless_chromium(window=(1200, 900), logging_prefs={"browser": "ALL", "performance": "ALL"},
+                           profile_prefix="report-browser-") as driver:
+        yield driver
 
 
 MARKS_JS = """

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from localcloud import workers
 from localcloud.runner import LocalCloudRunner
 
 from tests.integration.runner.conftest import IDLE_TTL_SECONDS
@@ -56,7 +57,10 @@ def test_response_over_6_mb_is_502(lms: httpx.Client) -> None:
     assert response.status_code == 502 and response.json() == {"message": "Internal server error"}
 
 
-def test_parallel_requests_are_served_by_the_pool(runner: LocalCloudRunner) -> None:
+def test_parallel_requests_are_served_by_the_pool(runner: LocalCloudRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Scale-out with CPU to spare: on a saturated machine the pool waits longer before a cold start, which
+    # test_runner_cpu_slots covers; the rest of the suite (a local cloud, a broker) must not decide this one.
+    monkeypatch.setattr(workers, "cpu_saturated", lambda: False)
     url = runner.urls["lms"] + "/v1/sleep?seconds=1"
     started = time.monotonic()
     with ThreadPoolExecutor(4) as pool:

@@ -245,7 +245,7 @@ def route(
     codes += GATEWAY_STATUSES
     if http_route.authorized:
         codes += AUTHORIZER_STATUSES
-    if "{" in http_route.resolver_path:
+    if "{" in http_route.path:
         codes.append(HTTPStatus.NOT_FOUND)  # a path parameter the resolver's pattern does not match
     success: dict[str, Any] = {"description": HTTPStatus(status_code).phrase}
     if response_model is not None:

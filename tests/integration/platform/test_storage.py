@@ -87,8 +87,9 @@ def test_wrong_content_type_is_rejected_by_an_emulator_that_checks_signatures(bu
     url, _ = storage.presign_put(bucket, "courses/x/content.json", JSON, len(BODY), 600)
     tampered = url.replace("X-Amz-Signature=", "X-Amz-Signature=0")
     if httpx.put(tampered, content=BODY, headers={"Content-Type": JSON}).status_code < 400:
-        pytest.skip("this AWS emulator does not verify presigned signatures (moto); "
-                    "test_presigned_put_binds_content_type_and_length checks the signature instead")
+        pytest.skip("this AWS emulator does not verify presigned signatures (moto; LocalStack with the local "
+                    "cloud's credentials, docs/local-cloud.md); test_presigned_put_binds_content_type_and_length "
+                    "checks the signature instead")
     assert httpx.put(url, content=BODY, headers={"Content-Type": "text/plain"}).status_code == 403
     assert httpx.put(url, content=BODY, headers={"Content-Type": JSON}).status_code == 200
 

@@ -289,6 +289,11 @@ class LocalCloudRunner:
         assert self.functions is not None, "runner not started"
         return dict(self.functions.pools[self.function_key(name)].spec.environment)
 
+    def wait_warm(self, timeout: float = 60) -> bool:
+        """Wait for the warm pools (the authorizers'): their warm-up invocations are done once this returns True."""
+        assert self.functions is not None, "runner not started"
+        return self.functions.wait_warm(timeout)
+
     def invoke(self, name: str, event: Any) -> Any:
         """Invoke a function synchronously by catalogue name and return its result (as ``lambda invoke`` would).
 

@@ -735,13 +735,22 @@ class WorkerManager:
         self.idle_ttl = idle_ttl
         self._stopping = threading.Event()
         self._reaper = threading.Thread(target=self._reap_loop, name="localcloud-reaper", daemon=True)
+        self._warming: threading.Thread | None = None
 
     def start(self) -> None:
         self._reaper.start()
         warm = [pool for pool in self.pools.values() if pool.spec.warm_workers]
         if warm:  # off the start's path: a request that comes first starts a worker of its own
-            threading.Thread(target=lambda: [pool.prestart() for pool in warm], name="localcloud-warm-pool",
-                             daemon=True).start()
+            self._warming = threading.Thread(target=lambda: [pool.prestart() for pool in warm],
+                                             name="localcloud-warm-pool", daemon=True)
+            self._warming.start()
+
+    def wait_warm(self, timeout: float) -> bool:
+        """Wait until the warm pools are up (their warm-up calls done); False when ``timeout`` passed first."""
+        if self._warming is not None:
+            self._warming.join(timeout)
+            return not self._warming.is_alive()
+        return True
 
     def invoke(self, key: str, event: Any = None, *, event_json: bytes | None = None,
                request_id: str | None = None, deadline: float | None = None) -> InvokeResult:

@@ -50,6 +50,8 @@ def runner(runner_cdk_out: Path, runner_overrides: dict[str, str],
         schedule_interval_override_seconds=SCHEDULE_INTERVAL_SECONDS,
     )
     instance.start()
+    # The authorizers' warm workers are warmed up by a call each: done before a test counts authorizer calls.
+    assert instance.wait_warm(60)
     yield instance
     instance.stop()
 

@@ -90,6 +90,17 @@ def test_nul_in_a_course_field_is_422_and_stores_nothing(handler_env: str, engin
     assert _courses_titled(engine, title) == 0
 
 
+def test_nul_in_a_base64_encoded_body_is_422_and_stores_nothing(handler_env: str, engine: Engine,
+                                                                owner: tuple[str, str]) -> None:
+    """API Gateway hands a binary media type's body base64-encoded: it is screened as it will be read."""
+    title = "Nul64 " + uuid.uuid4().hex[:8]
+    raw = json.dumps({"title": title, "description": "a" + NUL})
+    response = call("courses-create", owner, raw_body=raw, base64_body=True)
+    assert response["statusCode"] == 422, response["body"]
+    assert body_of(response)["detail"][0]["loc"] == ["body", "description"]
+    assert _courses_titled(engine, title) == 0
+
+
 def test_unpaired_surrogate_in_a_title_is_422(handler_env: str, engine: Engine, owner: tuple[str, str]) -> None:
     response = call("courses-create", owner, raw_body='{"title": ' + LONE_SURROGATE + "}")
     assert response["statusCode"] == 422, response["body"]

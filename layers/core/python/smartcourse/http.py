@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import binascii
 import contextlib
-import json
 import logging
 import typing
 import uuid
@@ -149,10 +148,11 @@ def screen_request(app: APIGatewayRestResolver, next_middleware: NextMiddleware)
     event = app.current_event
     sources: list[tuple[str, Any]] = [("path", event.path_parameters or {}),
                                       ("query", event.multi_value_query_string_parameters or {})]
-    if event.body and not event.is_base64_encoded:
+    if event.body:
+        # Powertools' cached parse, which its validation reads too: the body is parsed once per request.
         # Not JSON: the route's validation (or a handler that reads no body) decides.
         with contextlib.suppress(ValueError):
-            body = json.loads(event.body)
+            body = event.json_body
             if body is not None and not isinstance(body, dict):
                 return validation_response([{"loc": ["body"], "msg": "Input should be a JSON object",
                                              "type": "model_attributes_type"}])

@@ -155,7 +155,17 @@ def test_the_reaper_keeps_a_functions_warm_workers(tmp_path: Path) -> None:
 def test_the_machine_wide_runnable_count_is_read() -> None:
     running = workers.runnable_tasks()
     assert running is not None and running >= 1  # this test itself is running
-    assert workers.cpu_saturated() == (running > workers.CPU_SATURATED_PER_CORE * (os.cpu_count() or 1))
+
+
+@pytest.mark.parametrize(("tasks_over", "saturated"), [(-1, False), (0, False), (1, True)])
+def test_the_cpu_is_saturated_above_the_runnable_tasks_per_core(
+        tasks_over: int, saturated: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The machine-wide count changes between two reads on a shared machine, so the threshold is checked on a set one.
+    threshold = workers.CPU_SATURATED_PER_CORE * (os.cpu_count() or 1)
+    monkeypatch.setattr(workers, "runnable_tasks", lambda: threshold + tasks_over)
+    assert workers.cpu_saturated() is saturated
+    monkeypatch.setattr(workers, "runnable_tasks", lambda: None)
+    assert workers.cpu_saturated() is False
 
 
 def test_a_worker_computes_while_a_thread_runs_and_not_while_it_sleeps() -> None:

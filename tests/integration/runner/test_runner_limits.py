@@ -35,7 +35,7 @@ def test_timeout_is_502_and_the_worker_is_replaced(lms: httpx.Client, runner: Lo
     response = lms.get("/v1/sleep?seconds=10")
     elapsed = time.monotonic() - started
     assert response.status_code == 502 and response.json() == {"message": "Internal server error"}
-    assert 1.9 < elapsed < 4, elapsed  # the function's Timeout is 2 s
+    assert 1.9 < elapsed < 8, elapsed  # the function's Timeout is 2 s; the sleep would take 10
     assert runner.stats()["functions"]["test-sleepy"]["timeouts"] == before + 1
     wait_until(lambda: not alive(first), 5, what="the timed-out worker to be gone")
     replacement = lms.get("/v1/sleep").json()["pid"]

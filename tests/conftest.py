@@ -10,7 +10,9 @@ emulator is moto's server, or LocalStack with ``AWS_EMULATOR=localstack``
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,8 +30,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
-def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("localcloud")
+def server_dirs(request: pytest.FixtureRequest) -> Iterator[Callable[[str], Path]]:
+    """New directories for the servers the tests start, outside pytest's temp root.
+
+    Every pytest session that starts on the machine makes that root private again (mode 0700), and PostgreSQL
+    started by root runs as another user: under it, a second session (a developer's, a helper's) cut a running
+    suite's server off its own data directory. Kept when a test failed (the servers' logs), removed otherwise.
+    """
+    root = Path(tempfile.mkdtemp(prefix="smartcourse-tests-"))
+    yield lambda name: Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+    if request.session.testsfailed == 0:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def runtime_dir(server_dirs: Callable[[str], Path]) -> Path:
+    return server_dirs("localcloud")
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -43,12 +44,37 @@ def port_is_free(port: int, host: str = LOCAL_HOST) -> bool:
         return True
 
 
+# Ports free_port() chose in this process: a server restarted on its port may be down when another is asked for.
+_CHOSEN_PORTS: set[int] = set()
+_PORT_SPAN = 12_000  # how far below the ephemeral range free_port() looks
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The ports the kernel gives outgoing connections (Linux's ip_local_port_range; its default elsewhere)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(preferred: int | None = None, host: str = LOCAL_HOST) -> int:
-    """``preferred`` if it is free, else the next free one above it, else any free port."""
+    """``preferred`` if it is free, else the next free one above it, else a free port that nothing else takes.
+
+    That port is below the kernel's ephemeral range: an outgoing connection could otherwise take it while its
+    server restarts (the fault tests stop and start servers on their port), and the server would not come back.
+    """
     if preferred:
         for candidate in range(preferred, preferred + 50):
             if port_is_free(candidate, host):
                 return candidate
+    low = _ephemeral_range()[0]
+    chooser = random.SystemRandom()  # not the tests' seeded generator: two sessions must not pick alike
+    for _ in range(200):
+        candidate = chooser.randrange(max(1024, low - _PORT_SPAN), low)
+        if candidate not in _CHOSEN_PORTS and port_is_free(candidate, host):
+            _CHOSEN_PORTS.add(candidate)
+            return candidate
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])

@@ -42,7 +42,8 @@ class RunnerTestStack(cdk.Stack):
             exclude_characters="/@\" "))
         bucket = s3.Bucket(self, "Uploads")
         dlq = sqs.Queue(self, "JobsDlq")
-        jobs = sqs.Queue(self, "Jobs", visibility_timeout=cdk.Duration.seconds(1),
+        # Long enough that a batch is deleted before it shows again (a cold worker, a busy machine); short for retries.
+        jobs = sqs.Queue(self, "Jobs", visibility_timeout=cdk.Duration.seconds(6),
                          dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=2, queue=dlq))
 
         def fn(name: str, module: str, timeout: int = 3, env: dict[str, str] | None = None,

@@ -12,7 +12,7 @@ reaches each consumer's effect exactly once.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -49,10 +49,10 @@ def durable_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaSe
 
 
 @pytest.fixture(scope="module")
-def own_cloud(durable_broker: KafkaService, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+def own_cloud(durable_broker: KafkaService, server_dirs: Callable[[str], Path]) -> Iterator[LocalCloud]:
     ports = {name: free_port() for name in ("postgres", "aws", "lms", "ai", "analytics")}
     ports["kafka"] = durable_broker.port
-    config = LocalCloudConfig(state_dir=tmp_path_factory.mktemp("outage-cloud"), ports=ports, next_free_port=False,
+    config = LocalCloudConfig(state_dir=server_dirs("outage-cloud"), ports=ports, next_free_port=False,
                               cdk_out=ROOT / ".build" / "cdk.out.e2e", seed=False,
                               kafka_bootstrap_servers=durable_broker.bootstrap)
     cloud = LocalCloud(config)

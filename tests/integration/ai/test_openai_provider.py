@@ -251,10 +251,11 @@ def test_digest_valid_and_invalid_twice(stub: OpenAIStub, passages: list[Passage
 
 
 def test_timeout_falls_back_without_raising(stub: OpenAIStub, passages: list[Passage]) -> None:
-    stub.script_chat(Behaviour.slow(3.0))
+    stub.script_chat(Behaviour.slow(10.0))
     started = time.monotonic()
     answer = _fallback(stub).answer("What does a hash index support?", passages, mode=Mode.STUDENT)
-    assert time.monotonic() - started < 2.0
+    # The 0.5 s timeout, not the 10 s reply (the window may include the SDK's first import: seconds when busy).
+    assert time.monotonic() - started < 8.0
     assert answer.outcome is Outcome.FALLBACK
     assert answer.provider == "extractive"
     assert len(stub.chat_requests) == 1  # no SDK retries

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,8 @@ AWKWARD_PASSWORD = "it's a \\back'slash\\' $$ \"q\" ; DROP ROLE postgres; --"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresService]:
-    service = PostgresService(data_dir=tmp_path_factory.mktemp("db-roles") / "pgdata", port=free_port())
+def server(server_dirs: Callable[[str], Path]) -> Iterator[PostgresService]:
+    service = PostgresService(data_dir=server_dirs("db-roles") / "pgdata", port=free_port())
     service.start()
     try:
         assert require_role_passwords(service.url) is True

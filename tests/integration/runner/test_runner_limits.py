@@ -68,9 +68,10 @@ def test_parallel_requests_are_served_by_the_pool(runner: LocalCloudRunner, monk
     elapsed = time.monotonic() - started
     assert all(r.status_code == 200 for r in responses)
     # Several workers, though not always four: another worker starts only when a core is free to warm it up,
-    # so a request may be served by one that finished meanwhile (docs/local-cloud.md, Concurrency).
+    # so a request may be served by one that finished meanwhile (docs/local-cloud.md, Concurrency). A second
+    # worker starts only while the first is busy: two pids mean the sleeps overlapped.
     assert len({r.json()["pid"] for r in responses}) >= 2
-    assert elapsed < 3.5, elapsed  # four 1 s sleeps side by side (cold starts included), not 4 s in a row
+    assert elapsed < 4, elapsed  # four 1 s sleeps in a row would take 4 s and more
     assert runner.stats()["functions"]["test-sleepy"]["max_concurrency"] == 4
 
 

@@ -39,7 +39,7 @@ def test_sqs_partial_batch_failure(runner: LocalCloudRunner, runner_out: Path,
                                        VisibilityTimeout=0).get("Messages", [])
         return [m for m in messages if tag in m["Body"]]
 
-    dead = wait_until(in_dlq, 30, 0.2, "the failing message in the DLQ")
+    dead = wait_until(in_dlq, 60, 0.2, "the failing message in the DLQ")
     assert [m["Body"] for m in dead] == [f"fail-{tag}"]
     deliveries = [r for e in read_jsonl(runner_out, "sqs_events") for r in e["Records"] if tag in r["body"]]
     counts = {body: sum(r["body"] == body for r in deliveries) for body in bodies}

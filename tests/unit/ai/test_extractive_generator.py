@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Sequence
 
@@ -147,14 +146,13 @@ def test_a_semantic_scorer_steers_the_choice() -> None:
     assert answer.cited_chunk_ids[0] == PASSAGES[3].chunk_id
 
 
-def test_answers_are_deterministic_and_fast() -> None:
+def test_answers_are_deterministic() -> None:
+    # Its speed is measured by `make bench-ai` (ask_ms in docs/benchmarks.md), not asserted here.
     long_passages = [passage(i, h, " ".join([c] * 4)) for i, (h, c) in enumerate(SECTIONS)]  # ~250 words each
     first = GENERATOR.answer("How does compound interest grow savings?", long_passages, mode=Mode.STUDENT)
-    started = time.perf_counter()
     for _ in range(5):
         assert GENERATOR.answer("How does compound interest grow savings?", long_passages,
                                 mode=Mode.STUDENT) == first
-    assert (time.perf_counter() - started) / 5 < 0.02
 
 
 def test_digest_summarises_in_course_order_with_sensible_topics() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -108,14 +109,19 @@ def test_identical_async_invokes_coalesce_without_extra_threads(lambda_client: A
     nudge = {"log": log, "sleep": 0.3}
     before = runner.stats()["lambda"]["async"]["coalesced"]
     threads_before = threading.active_count()
+    started = time.monotonic()
     for _ in range(300):
         response, _ = invoke(lambda_client, "runner-test-recorder", nudge, InvocationType="Event")
         assert response["StatusCode"] == 202
+    sending = time.monotonic() - started
     assert threading.active_count() - threads_before < 10  # no thread per queued invocation
     wait_until(lambda: runner.stats()["lambda"]["async"]["pending"] == 0, 30, what="the queue to drain")
     runs = len(read_jsonl(runner_out, log))
-    # Each run takes 0.3 s; at most one identical invocation waits while others run.
-    assert 1 <= runs < 40, runs
+    # Each run takes 0.3 s; at most one identical invocation waits while the function's executions run, so the
+    # runs are bounded by how long the 300 took to send (seconds on a busy machine), far below 300.
+    assert runner.functions is not None
+    executions = runner.functions.pools[runner.function_key("test-recorder")].spec.max_concurrency
+    assert 1 <= runs <= executions * (sending / 0.3 + 2), (runs, sending)
     assert runner.stats()["lambda"]["async"]["coalesced"] - before >= 300 - runs
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -636,6 +638,31 @@ def test_generate_embeddings_without_a_course_plans_every_published_course(
     assert {s.value for s in statuses if s is not None} == {"unchanged"}
     for course in (world.baking, world.astronomy, world.rye):
         assert ok(call("processing-status", admin(), path_params=course_path(course)))["status"] == "ready"
+
+
+def test_re_embedding_every_course_waits_for_a_running_index_job_without_deadlock(
+        world: World, recorded_jobs: list[Any]) -> None:
+    # A job recording an asset locks its course, then the course's run, then the asset (Indexer._record). Planning
+    # every course once took the asset rows first: with such a job running, one of the two died in a deadlock (a
+    # 500 found by the fuzz test).
+    from smartcourse_ai import repository as repo
+
+    course = world.rye
+    with world.db.connect() as job, ThreadPoolExecutor(1) as pool:
+        asset = repo.course_assets(job, course.course_id)[0]
+        job.rollback()
+        with job.begin():
+            assert repo.lock_course(job, course.course_id) is not None
+            run = repo.get_run(job, course.course_id, lock=True)
+            assert run is not None
+            planning = pool.submit(call, "generate-embeddings", admin())
+            time.sleep(1.5)  # it reaches the lock it waits for; a lock cycle would be found after 1 s
+            assert not planning.done()
+            assert repo.get_asset(job, asset.asset_id, lock=True) is not None  # the job goes on to its asset
+        body = ok(planning.result(timeout=30), 202)
+    assert str(course.course_id) in body["course_ids"]
+    assert {s.value for s in (world.pipeline.indexer.run_job(j) for j in recorded_jobs) if s} == {"unchanged"}
+    assert ok(call("processing-status", admin(), path_params=course_path(course)))["status"] == "ready"
 
 
 def test_generate_embeddings_refusals(world: World, recorded_jobs: list[Any]) -> None:

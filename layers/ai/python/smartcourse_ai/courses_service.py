@@ -107,7 +107,9 @@ class CourseAI:
                     raise NotFound(COURSE_NOT_FOUND)
                 targets = [course_id]
             else:
-                targets = [c.course_id for c in repo.published_courses(conn)]
+                # The course rows first, as an indexer recording an asset takes them (then the run, then the asset):
+                # planning a course's assets before its course lock deadlocked with a job of that course.
+                targets = repo.lock_published_courses(conn)
             for target in targets:
                 stored = repo.course_assets(conn, target)
                 if not stored:

@@ -105,6 +105,13 @@ def published_courses(conn: Connection) -> list[CourseRecord]:
     return [_record(CourseRecord, r) for r in rows]
 
 
+def lock_published_courses(conn: Connection) -> list[uuid.UUID]:
+    """Lock every published course row, in one order (course id), as a job's course lock would be taken."""
+    rows = conn.execute(select(courses.c.course_id).where(courses.c.status == CourseStatus.PUBLISHED.value)
+                        .order_by(courses.c.course_id).with_for_update()).all()
+    return [r.course_id for r in rows]
+
+
 def readable_course_ids(conn: Connection, wanted: Sequence[uuid.UUID] | None) -> list[uuid.UUID]:
     """Published courses (every signed-in caller may read them), limited to ``wanted`` when given."""
     query = select(courses.c.course_id).where(courses.c.status == CourseStatus.PUBLISHED.value)

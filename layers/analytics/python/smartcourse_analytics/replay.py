@@ -116,7 +116,9 @@ def replay(engine: Engine, archive: ArchiveReader, *, force: bool = False,
 
 
 def _lock_and_empty(conn: Connection, *, force: bool) -> None:
-    names = ", ".join(table.name for table in (*READ_MODELS, processed_events))
+    # processed_events first: the live consumer claims an event there before it writes the read models, so a
+    # replay that took it last held the read models while the consumer held its claim — each waiting on the other.
+    names = ", ".join(table.name for table in (processed_events, *READ_MODELS))
     conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
     conn.execute(text(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE"))
     conn.execute(text("SET LOCAL lock_timeout TO DEFAULT"))

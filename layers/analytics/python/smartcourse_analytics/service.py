@@ -111,7 +111,9 @@ class Analytics:
             enrolled = queries.active_enrollees(conn, course_id, user_ids)
             planned = [{"nudge_id": uuid.uuid4(), "course_id": course_id, "user_id": uid,
                         "sender_id": caller.user_id, "message": message, "sent_at": now, "sent_on": to_day(now)}
-                       for uid in user_ids if uid in enrolled]
+                       for uid in sorted(user_ids) if uid in enrolled]
+            # In one order (user id), so that two requests nudging the same learners wait for each other on the
+            # unique index instead of deadlocking there.
             recorded = queries.insert_nudges(conn, planned)
             for uid in user_ids:
                 if uid in recorded:

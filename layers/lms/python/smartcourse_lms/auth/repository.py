@@ -51,7 +51,9 @@ def roles_of(conn: Connection, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID,
 def get_user(conn: Connection, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
     query = select(users).where(users.c.id == user_id)
     if for_update:
-        query = query.with_for_update()
+        # FOR NO KEY UPDATE: an id never changes, and rows that reference the user (a new refresh token, a role
+        # granted by them) must not wait behind it — with FOR UPDATE, a refresh and a block of that user deadlocked.
+        query = query.with_for_update(key_share=True)
     row = conn.execute(query).first()
     return _user(row, roles_of(conn, [user_id])[user_id]) if row else None
 

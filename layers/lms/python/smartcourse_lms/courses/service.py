@@ -240,10 +240,12 @@ class CourseService:
     def add_prerequisite(self, actor: Principal, course_id: uuid.UUID, prerequisite_id: uuid.UUID) -> None:
         with self._uow() as uow:
             conn = uow.connection
+            # The graph lock before the course lock: linking A→B holds A and key-share-locks B (the foreign key),
+            # so with the graph lock second, linking B→C at once held B and waited for the graph — a deadlock.
+            repo.lock_prerequisite_graph(conn)
             self._staffed(conn, actor, course_id)
             if prerequisite_id != course_id:
                 self._readable(conn, actor, prerequisite_id)
-            repo.lock_prerequisite_graph(conn)
             check_prerequisite_link(repo.prerequisite_edges_from(conn, prerequisite_id), course_id, prerequisite_id)
             repo.add_prerequisite(conn, course_id, prerequisite_id)
             uow.commit()

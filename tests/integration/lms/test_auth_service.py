@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from smartcourse.errors import BadRequest, Conflict, Forbidden, NotFound, Throttled, Unauthorized, ValidationFailed
+from smartcourse_lms.auth import repository as auth_repo
 from smartcourse_lms.auth.domain import Principal, Role, UserStatus
 from smartcourse_lms.auth.service import AuthService
 from smartcourse_lms.tables import metadata
@@ -219,6 +221,21 @@ def test_blocked_user_cannot_log_in_or_refresh(service: AuthService) -> None:
         service.authenticate(pair.access_token)
     service.update_user(admin, user.id, {"status": "active"})
     assert service.login(email, "Blocked-pass-1").access_token
+
+
+def test_a_user_locked_for_update_still_accepts_a_new_refresh_token(service: AuthService, engine: Engine) -> None:
+    # Guards the refresh-vs-block deadlock: the lock an admin's update takes on the user must not conflict with the
+    # FOR KEY SHARE that inserting a refresh token takes through its foreign key (FOR UPDATE did, and deadlocked).
+    user = service.register(_email(), "Locked-pass-1").user
+    token_id, now = uuid.uuid4(), datetime.now(UTC)
+    with engine.begin() as admin_tx:
+        assert auth_repo.get_user(admin_tx, user.id, for_update=True) is not None
+        with engine.begin() as refresh_tx:
+            # Waiting at all means the lock conflicts; fail fast instead of hanging the test.
+            refresh_tx.execute(text("SET LOCAL lock_timeout = '2s'"))
+            auth_repo.insert_refresh_token(refresh_tx, token_id=token_id, user_id=user.id, family_id=uuid.uuid4(),
+                                           token_hash=uuid.uuid4().hex, now=now, expires_at=now + timedelta(days=1))
+    assert count(engine, "SELECT count(*) FROM refresh_tokens WHERE id = :id", id=token_id) == 1
 
 
 def test_verify_email_is_single_use_and_expires(service: AuthService, engine: Engine, clock: Clock) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
@@ -13,7 +15,8 @@ import pytest
 from smartcourse_lms.auth.domain import Role
 from smartcourse_lms.auth.repository import insert_user
 from smartcourse_lms.catalogue import API_FUNCTIONS as LMS_FUNCTIONS
-from sqlalchemy import Engine, text
+from smartcourse_lms.courses.repository import PREREQUISITE_GRAPH_LOCK
+from sqlalchemy import Engine, func, select, text
 
 from stacks.services import function
 from tests.support import auth as fixtures
@@ -374,6 +377,30 @@ def test_prerequisites_form_a_dag(handler_env: str, engine: Engine, people: dict
     assert body_of(call("courses-list-prerequisites", people["student"],
                         path_params={"course_id": a["id"]}))["total"] == 0
     assert link("courses-add-prerequisite", c, a["id"]) == 204  # no longer a cycle
+
+
+def test_add_prerequisite_takes_the_graph_lock_before_the_course_lock(handler_env: str, engine: Engine,
+                                                                      people: dict) -> None:
+    # Guards the A→B / B→C deadlock: linking A→B must not hold course A while it waits for the graph lock, since
+    # a concurrent B→C link holds the graph lock and then needs A's row (key-share, via the foreign key).
+    a, b = (_published(engine, people["owner"]) for _ in range(2))
+    with ThreadPoolExecutor(1) as pool, engine.begin() as side:
+        side.execute(select(func.pg_advisory_xact_lock(PREREQUISITE_GRAPH_LOCK)))
+        linking = pool.submit(call, "courses-add-prerequisite", people["owner"],
+                              path_params={"course_id": a["id"], "prerequisite_id": b["id"]})
+        # Once the handler waits for the graph lock, whatever it locks first is held; a fixed sleep could look too
+        # early on a busy machine.
+        deadline = time.monotonic() + 30
+        while not count(engine, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"):
+            assert time.monotonic() < deadline and not linking.done(), "the handler never waited for the graph lock"
+            time.sleep(0.1)
+        assert not linking.done()
+        # NOWAIT: if the handler already holds A, this raises at once instead of blocking (and rolls back `side`).
+        side.execute(text("SELECT id FROM courses WHERE id = :id FOR UPDATE NOWAIT"), {"id": a["id"]})
+    assert linking.result()["statusCode"] == 204
+    assert count(engine, "SELECT count(*) FROM course_prerequisites WHERE course_id = :a AND prerequisite_id = :b",
+                 a=a["id"], b=b["id"]) == 1
 
 
 # --- modules -----------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel
 
 from smartcourse.catalogue import Function
+from smartcourse.db.transient import is_transient_database_error
 from smartcourse.errors import (
     BadRequest,
     Conflict,
@@ -68,6 +69,8 @@ GATEWAY_STATUSES = (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, HTTPStatus.TOO_MANY_REQ
 AUTHORIZER_STATUSES = (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN)
 # What a route that reads a JSON body adds: malformed JSON (400), another media type (415).
 BODY_STATUSES = (HTTPStatus.BAD_REQUEST, HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
+DATABASE_UNAVAILABLE = "The service is briefly unavailable: try again"
+DATABASE_RETRY_AFTER_SECONDS = 1
 TAGS = {"auth": "Auth", "admin": "Admin"}
 
 
@@ -201,6 +204,12 @@ def make_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:
+        if is_transient_database_error(error):
+            # A deadlock victim, a database restarting or out of reach: the request changed nothing (its
+            # transaction rolled back) and may succeed again, so the caller is told to retry — not a bug's 500.
+            log.warning("database unavailable", exc_info=error)
+            return json_response(HTTPStatus.SERVICE_UNAVAILABLE, {"detail": DATABASE_UNAVAILABLE},
+                                 {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
         log.exception("unhandled error", exc_info=error)
         return json_response(HTTPStatus.INTERNAL_SERVER_ERROR, {"detail": "Internal server error"})
 
@@ -243,6 +252,7 @@ def route(
     if is_mutating(http_route.method):  # what an Idempotency-Key adds (the header: smartcourse.openapi)
         codes += IDEMPOTENCY_STATUSES
     codes += GATEWAY_STATUSES
+    codes.append(HTTPStatus.SERVICE_UNAVAILABLE)  # the database briefly unavailable (make_resolver), or a provider
     if http_route.authorized:
         codes += AUTHORIZER_STATUSES
     if "{" in http_route.path:

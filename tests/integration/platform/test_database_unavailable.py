@@ -1,7 +1,8 @@
 """A database error a retry may clear is a 503 with Retry-After; any other stays a 500 (a bug to fix).
 
 Real errors from the session's PostgreSQL, raised inside a route of the platform's resolver: a deadlock
-victim, a lock wait given up, a server out of reach; and, through a real LMS handler, a database that is down.
+victim, a lock wait given up, a session the server ends (a restart), a server out of reach; and, through a real LMS
+handler, a database that is down.
 """
 
 from __future__ import annotations
@@ -103,6 +104,18 @@ def test_a_lock_wait_given_up_is_503(probe: Engine) -> None:
     with probe.begin() as holder:
         lock(holder, 1)
         assert_unavailable(answer(work))
+
+
+def test_a_connection_the_server_ends_mid_request_is_503(probe: Engine) -> None:
+    # What a database restart (or a failover) does to a request in flight: the server ends its session.
+    def work() -> None:
+        with probe.begin() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with probe.connect() as admin:
+                assert admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+            conn.execute(text("SELECT 1"))
+
+    assert_unavailable(answer(work))
 
 
 def test_a_database_out_of_reach_is_503() -> None:

@@ -28,3 +28,18 @@ def test_a_route_with_a_path_parameter_documents_404() -> None:
                 continue
             for method, operation in operations.items():
                 assert "404" in operation["responses"], f"{service}: {method.upper()} {path}"
+
+
+# Served without the platform's resolver or a database (functions/platform_fns: health, docs).
+NO_RESOLVER_PATHS = {"/health", "/docs", "/openapi.json"}
+
+
+def test_every_resolver_route_documents_503() -> None:
+    """Any route can meet a database briefly unavailable (503, smartcourse.db.transient); its document says so."""
+    for service in APIS:
+        document = json.loads(render(service))
+        for path, operations in document["paths"].items():
+            if path in NO_RESOLVER_PATHS:
+                continue
+            for method, operation in operations.items():
+                assert "503" in operation["responses"], f"{service}: {method.upper()} {path}"

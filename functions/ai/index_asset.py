@@ -31,7 +31,8 @@ def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
         logger.info("index job dropped", extra={"reason": str(exc)})
         return
     except RunNotCommitted:
-        queue_url = get_settings().ai_index_queue_url
+        # Its own trigger queue: without this the job would wait out the queue's visibility timeout (18 min).
+        queue_url = get_settings().trigger_queue_url
         if queue_url:
             retry_soon(queue_url, record.receipt_handle, RETRY_SOON_SECONDS)
         raise

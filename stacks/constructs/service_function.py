@@ -412,6 +412,7 @@ class ServiceFunction(Construct):
             if redrive is not None and redrive.max_receive_count is not None:
                 # The function marks a message's last delivery itself (e.g. a send as failed) before SQS moves it.
                 environment["TRIGGER_QUEUE_MAX_RECEIVES"] = str(redrive.max_receive_count)
+            environment["TRIGGER_QUEUE_URL"] = trigger_queue.queue_url  # ChangeMessageVisibility, granted below
             statements.append(iam.PolicyStatement(
                 actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                          "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"],

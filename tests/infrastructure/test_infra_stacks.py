@@ -1352,10 +1352,13 @@ def test_event_environment(synth: Synth) -> None:
         else:
             assert "NOTIFICATION_QUEUE_URL" not in env
         # An SQS-triggered function knows its queue's last delivery (the redrive maxReceiveCount).
+        # And its own queue, to make a message visible again sooner than the visibility timeout.
         if spec.sqs is not None:
             assert env.get("TRIGGER_QUEUE_MAX_RECEIVES") == str(MAX_RECEIVE_COUNT), spec.name
+            assert resource_key(synth, view, env["TRIGGER_QUEUE_URL"]) == (
+                f"queue:{synth.full_name(spec.sqs.queue)}"), spec.name
         else:
-            assert "TRIGGER_QUEUE_MAX_RECEIVES" not in env
+            assert "TRIGGER_QUEUE_MAX_RECEIVES" not in env and "TRIGGER_QUEUE_URL" not in env
 
 
 def test_event_cluster(synth: Synth) -> None:

@@ -148,6 +148,29 @@ def test_archive_and_enrollment_effects(handler: Any, db: Engine, sqs: Any, queu
     drain(sqs, queues["index"])
 
 
+def test_a_job_that_arrives_before_its_run_is_committed_comes_back_within_seconds(
+        handler: Any, sqs: Any, queues: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's environment as the stack sets it (its own queue in TRIGGER_QUEUE_URL, no index-queue URL: it
+    sends no jobs): the early job is made visible again in 3 s, not after the queue's visibility timeout."""
+    from smartcourse.settings import get_settings
+
+    course = published_course(course_spec())
+    handler(msk_event(build_event(course.payload, event_type="course.published", producer="lms")), None)
+    early = dict(drain(sqs, queues["index"])[0], run_id=str(uuid.uuid4()))  # a run the database does not have yet
+    sqs.send_message(QueueUrl=queues["index"], MessageBody=json.dumps(early))
+    [message] = sqs.receive_message(QueueUrl=queues["index"], VisibilityTimeout=600)["Messages"]
+    monkeypatch.delenv("AI_INDEX_QUEUE_URL")
+    monkeypatch.setenv("TRIGGER_QUEUE_URL", queues["index"])
+    get_settings.cache_clear()
+    worker = importlib.import_module(function("ai-index-asset").module).handler
+    event = sqs_event(message["Body"])
+    event["Records"][0]["receiptHandle"] = message["ReceiptHandle"]
+    assert worker(event, None)["batchItemFailures"] == [{"itemIdentifier": "m0"}]
+    again = sqs.receive_message(QueueUrl=queues["index"], WaitTimeSeconds=15).get("Messages", [])  # 600 s without
+    assert [m["MessageId"] for m in again] == [message["MessageId"]]
+    drain(sqs, queues["index"])
+
+
 def sqs_event(*bodies: str, receives: int = 1) -> dict[str, Any]:
     return {"Records": [{"messageId": f"m{i}", "receiptHandle": f"r{i}", "body": body,
                          "attributes": {"ApproximateReceiveCount": str(receives)}, "messageAttributes": {},

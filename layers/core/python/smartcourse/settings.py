@@ -64,6 +64,8 @@ class Settings:
     # Receives of a message before SQS dead-letters it (an SQS-triggered function's queue: the stack passes its
     # redrive maxReceiveCount), and the base delay before a send whose projection is on its way is retried.
     trigger_queue_max_receives: int
+    # The URL of an SQS-triggered function's own queue: to make a message it cannot handle yet visible again soon.
+    trigger_queue_url: str | None
     notification_retry_delay_seconds: int
     # AI: providers ("extractive" / "minilm" by default, offline; "openai" = any OpenAI-compatible endpoint whose
     # key is in Secrets Manager), the index job queue, the LMS function saving quizzes, relevance and limits.
@@ -142,6 +144,7 @@ def get_settings() -> Settings:
         token_issuer_function=env("TOKEN_ISSUER_FUNCTION") or None,
         app_base_url=env("APP_BASE_URL", "http://127.0.0.1:3000"),
         trigger_queue_max_receives=_int("TRIGGER_QUEUE_MAX_RECEIVES", 5),
+        trigger_queue_url=env("TRIGGER_QUEUE_URL") or None,
         notification_retry_delay_seconds=_int("NOTIFICATION_RETRY_DELAY_SECONDS", 10),
         ai_generator=env("AI_GENERATOR", "extractive"),
         ai_embedder=env("AI_EMBEDDER", "minilm"),
